@@ -1,0 +1,92 @@
+"""The LLM-JEPA objective: distances between embeddings, the total loss, and loss dropout.
+
+    loss = gamma * NTP + lambda * d(Pred(Enc(Text)), Enc(Code))
+
+``d`` is ``1 - cos`` in the paper; L2, MSE and InfoNCE are its ablations. The extensions below
+the paper's line (``centered_cosine``, ``stop_grad_code``, a variance/covariance term) exist to
+study the collapse a tiny model shows; they are off by default and labelled as ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+import torch.nn.functional as F
+
+PAPER_DISTANCES = ("cosine", "l2", "mse", "infonce")
+EXTENSION_DISTANCES = ("centered_cosine",)
+DISTANCES = PAPER_DISTANCES + EXTENSION_DISTANCES
+
+
+def jepa_distance(
+    pred: torch.Tensor, target: torch.Tensor, kind: str = "cosine", temperature: float = 0.07
+) -> torch.Tensor:
+    """Mean distance between rows of ``pred`` [B, H] and ``target`` [B, H]; a scalar.
+
+    * ``cosine``: 1 - cos(pred_i, target_i)
+    * ``l2``: ||pred_i - target_i||_2
+    * ``mse``: mean over dimensions of (pred_i - target_i)^2
+    * ``infonce``: cross-entropy of pred_i picking target_i among the batch's targets, by cosine
+      similarity / temperature (in-batch negatives; needs B >= 2 to mean anything)
+    * ``centered_cosine`` (extension): cosine after subtracting each side's batch mean, so a
+      shared constant direction cannot satisfy it
+    """
+    if pred.shape != target.shape or pred.dim() != 2:
+        raise ValueError(
+            f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be [B, H]"
+        )
+    pred = pred.float()
+    target = target.float()
+    if kind == "cosine":
+        return (1.0 - F.cosine_similarity(pred, target, dim=-1)).mean()
+    if kind == "l2":
+        return (pred - target).norm(dim=-1).mean()
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    if kind == "infonce":
+        logits = F.normalize(pred, dim=-1) @ F.normalize(target, dim=-1).T / temperature  # [B, B]
+        return F.cross_entropy(logits, torch.arange(len(pred), device=pred.device))
+    if kind == "centered_cosine":
+        pred_c = pred - pred.mean(dim=0, keepdim=True)
+        target_c = target - target.mean(dim=0, keepdim=True)
+        return (1.0 - F.cosine_similarity(pred_c, target_c, dim=-1)).mean()
+    raise ValueError(f"unknown distance {kind!r}; expected one of {DISTANCES}")
+
+
+def variance_covariance_penalty(emb: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """VICReg-style regulariser (extension): keep each dimension's std >= 1 and decorrelate them.
+
+    A collapsed batch (every row the same vector) has zero variance and is penalised; an
+    isotropic one is not. Returns a scalar; needs B >= 2.
+    """
+    emb = emb.float()
+    centred = emb - emb.mean(dim=0, keepdim=True)
+    std = torch.sqrt(centred.var(dim=0) + eps)
+    variance_term = F.relu(1.0 - std).mean()
+    n, dim = emb.shape
+    cov = centred.T @ centred / max(n - 1, 1)  # [H, H]
+    off_diagonal = cov - torch.diag(torch.diag(cov))
+    covariance_term = off_diagonal.pow(2).sum() / dim
+    return variance_term + covariance_term
+
+
+def total_loss(ntp: torch.Tensor, jepa: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """``gamma * ntp + lam * jepa``."""
+    return gamma * ntp + lam * jepa
+
+
+def jepa_dropped(step: int, rate: float, seed: int = 0) -> bool:
+    """Loss dropout: is the JEPA term (and its extra tokens) skipped at ``step``?
+
+    A pure function of (seed, step), so a resumed run drops exactly the steps the uninterrupted
+    run would have, and two arms with the same seed drop the same steps.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"loss_dropout must be in [0, 1], got {rate}")
+    if rate == 0.0:
+        return False
+    if rate == 1.0:
+        return True
+    digest = hashlib.blake2b(f"{seed}:{step}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < rate
