@@ -495,9 +495,42 @@ class JepaModel(torch.nn.Module):
 
         if config is None and (Path(path) / CONFIG_NAME).is_file():
             config = JepaConfig.load(path)
-        model_kwargs.setdefault("attn_implementation", "sdpa")
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, use_safetensors=True, trust_remote_code=trust_remote_code, **model_kwargs
-        )
+
+        def load(**extra: Any):
+            return AutoModelForCausalLM.from_pretrained(
+                path, use_safetensors=True, trust_remote_code=trust_remote_code,
+                **model_kwargs, **extra,
+            )
+
+        if "attn_implementation" in model_kwargs:
+            model = load()
+        else:
+            try:
+                model = load(attn_implementation="sdpa")
+            except ValueError as err:  # e.g. Gemma2: soft-capped attention has no SDPA path
+                if "scaled_dot_product_attention" not in str(err):
+                    raise
+                model = load(attn_implementation="eager")
         return cls(model, tokenizer, config)
+
+    def enable_lora(
+        self,
+        r: int = 16,
+        alpha: int = 32,
+        dropout: float = 0.0,
+        target_modules: str | list[str] = "all-linear",
+    ) -> JepaModel:
+        """Wrap the model in PEFT LoRA; the predictor-token embeddings stay trainable too."""
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=r,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=target_modules,
+            task_type="CAUSAL_LM",
+            trainable_token_indices=list(self.predictor_ids) or None,
+        )
+        self.model = get_peft_model(self.model, lora)
+        return self
