@@ -1,0 +1,216 @@
+"""Offline GSM8K-style generator: small multi-step arithmetic word problems.
+
+Each problem is a short story (shopping, sharing, speed/time, ages, savings, baking) whose
+worked solution has 1-3 steps in GSM8K's format: "Mia pays 3*4 = <<3*4=12>>12 dollars." and a
+closing "#### N". Numbers are small whole numbers and every division is exact, so a tiny model
+trained for minutes on a CPU can learn part of it. `difficulty` sets steps and number size:
+numbers stated in a question are at most `max_number`, except a bill (total + change) and
+products of two such numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jepa_lab.data.records import GSM8K_SYSTEM_PROMPT, Example
+
+NAMES = ("Mia", "Ben", "Ava", "Leo", "Zoe", "Sam", "Ivy", "Max", "Ana", "Tom", "Eva", "Raj")
+ITEMS = ("apples", "pencils", "stickers", "books", "cards", "marbles", "shells", "cookies")
+SPLITS = ("train", "test")
+TEST_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class Level:
+    """How hard problems are: number of worked steps and the largest operand."""
+
+    min_steps: int
+    max_steps: int
+    max_number: int
+
+
+LEVELS = {1: Level(1, 2, 20), 2: Level(2, 3, 50), 3: Level(2, 3, 100)}
+
+
+class _Steps:
+    """Builds worked-solution lines; each computes a op b with a <<a op b=c>> note."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.last = 0
+
+    def add(self, before: str, a: int, op: str, b: int, after: str) -> int:
+        if op == "/" and (b == 0 or a % b):
+            raise ValueError("inexact division")  # the caller redraws
+        c = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a // b
+        if c < 0:
+            raise ValueError("negative intermediate")  # the caller redraws
+        self.lines.append(f"{before}{a}{op}{b} = <<{a}{op}{b}={c}>>{c}{after}")
+        self.last = c
+        return c
+
+    def solution(self) -> str:
+        return "\n".join(self.lines + [f"#### {self.last}"])
+
+
+def _shopping(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
+    name, item = rng.choice(NAMES), rng.choice(ITEMS)
+    count, price = rng.randint(2, min(9, top)), rng.randint(2, min(12, top))
+    s = _Steps()
+    cost = s.add(f"{name} pays ", count, "*", price, " dollars for the " + item + ".")
+    q = f"{name} buys {count} {item} that cost ${price} each."
+    if steps == 1:
+        return q + f" How many dollars does {name} pay?", s
+    extra = rng.randint(1, top)
+    total = s.add("With the bag, the total is ", cost, "+", extra, " dollars.")
+    q += f" {name} also buys a bag for ${extra}."
+    if steps == 2:
+        return q + f" How many dollars does {name} spend in all?", s
+    bill = total + rng.randint(1, top)
+    s.add("The change is ", bill, "-", total, " dollars.")
+    return q + f" {name} pays with ${bill}. How many dollars of change does {name} get?", s
+
+
+def _sharing(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
+    name, item = rng.choice(NAMES), rng.choice(ITEMS)
+    friends = rng.randint(2, 6)
+    each = rng.randint(1, max(1, top // friends))
+    more = rng.randint(1, top)
+    have = friends * each + (more if steps >= 2 else 0)
+    s = _Steps()
+    q = f"{name} has {have} {item}."
+    if steps >= 2:
+        q += f" {name} gives {more} {item} to a brother."
+        have = s.add(f"{name} keeps ", have, "-", more, f" {item}.")
+    per = s.add("Each friend gets ", have, "/", friends, f" {item}.")
+    rest = "the rest" if steps >= 2 else "them"
+    q += f" {name} shares {rest} equally among {friends} friends."
+    if steps < 3:
+        return q + " How many does each friend get?", s
+    if per < 2:
+        raise ValueError("nothing left to eat")  # the caller redraws
+    eaten = rng.randint(1, per - 1)
+    s.add("After eating some, each friend has ", per, "-", eaten, f" {item} left.")
+    return q + f" Each friend eats {eaten} of them. How many does each friend have left?", s
+
+
+def _speed(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
+    vehicle = rng.choice(("car", "bus", "train", "bike", "boat"))
+    speed, hours = rng.randint(2, top), rng.randint(1, 5)
+    s = _Steps()
+    d1 = s.add("In the first part it goes ", speed, "*", hours, " miles.")
+    q = f"A {vehicle} travels at {speed} miles per hour for {hours} hours."
+    if steps == 1:
+        return q + " How many miles does it travel?", s
+    more = rng.randint(1, 4)
+    d2 = s.add("Then it goes ", speed, "*", more, " miles.")
+    q += f" After a stop it travels {more} more hours at the same speed."
+    if steps == 2:
+        return q + " How many miles does it travel in the second part?", s
+    s.add("In total it goes ", d1, "+", d2, " miles.")
+    return q + " How many miles does it travel in total?", s
+
+
+def _ages(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
+    a, b = rng.sample(NAMES, 2)
+    age, gap = rng.randint(2, min(top, 60)), rng.randint(2, min(top, 30))
+    s = _Steps()
+    older = s.add(f"{b} is ", age, "+", gap, " years old.")
+    q = f"{a} is {age} years old. {b} is {gap} years older than {a}."
+    if steps == 1:
+        return q + f" How old is {b}?", s
+    later = rng.randint(1, min(top, 20))
+    future = s.add(f"In {later} years {b} will be ", older, "+", later, " years old.")
+    if steps == 2:
+        return q + f" How old will {b} be in {later} years?", s
+    s.add(f"Adding {a}'s age now gives ", future, "+", age, " years.")
+    return q + f" What is {b}'s age in {later} years plus {a}'s age now?", s
+
+
+def _savings(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
+    name = rng.choice(NAMES)
+    weekly, weeks = rng.randint(2, min(top, 25)), rng.randint(2, 8)
+    s = _Steps()
+    saved = s.add(f"{name} saves ", weekly, "*", weeks, " dollars.")
+    q = f"{name} saves ${weekly} every week for {weeks} weeks."
+    if steps == 1:
+        return q + f" How many dollars does {name} save?", s
+    spent = rng.randint(1, min(saved, top))
+    left = s.add("After the toy, ", saved, "-", spent, " dollars are left.")
+    q += f" Then {name} spends ${spent} on a toy."
+    if steps == 2:
+        return q + " How many dollars are left?", s
+    gift = rng.randint(1, top)
+    s.add("With the gift, there are ", left, "+", gift, " dollars.")
+    return q + f" A grandparent then gives {name} ${gift}. How many dollars does {name} have?", s
+
+
+def _baking(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
+    name = rng.choice(NAMES)
+    trays, per = rng.randint(2, 6), rng.randint(2, min(12, top))
+    s = _Steps()
+    baked = s.add(f"{name} bakes ", trays, "*", per, " cookies.")
+    q = f"{name} bakes {trays} trays of cookies with {per} cookies on each tray."
+    if steps == 1:
+        return q + " How many cookies does " + name + " bake?", s
+    eaten = rng.randint(1, baked - 1)
+    left = s.add("After eating, ", baked, "-", eaten, " cookies are left.")
+    q += f" The family eats {eaten} cookies."
+    if steps == 2:
+        return q + " How many cookies are left?", s
+    boxes = rng.choice([d for d in range(2, 7) if left % d == 0] or [1])
+    s.add("Each box gets ", left, "/", boxes, " cookies.")
+    return q + f" The rest go equally into {boxes} boxes. How many cookies are in each box?", s
+
+
+TEMPLATES: dict[str, Callable[[random.Random, int, int], tuple[str, _Steps]]] = {
+    "shopping": _shopping, "sharing": _sharing, "speed": _speed, "ages": _ages,
+    "savings": _savings, "baking": _baking,
+}
+
+
+def split_of(question: str) -> str:
+    """Fixed train/test assignment of a question (independent of seed)."""
+    bucket = int.from_bytes(hashlib.blake2b(question.encode(), digest_size=8).digest(), "big")
+    return "test" if bucket % 1000 < TEST_FRACTION * 1000 else "train"
+
+
+def sample_problem(rng: random.Random, difficulty: int = 1) -> tuple[str, str]:
+    """One (question, worked solution ending '#### N')."""
+    if difficulty not in LEVELS:
+        raise ValueError(f"difficulty must be one of {sorted(LEVELS)}, got {difficulty!r}")
+    level = LEVELS[difficulty]
+    while True:
+        template = TEMPLATES[rng.choice(sorted(TEMPLATES))]
+        steps = rng.randint(level.min_steps, level.max_steps)
+        try:
+            question, worked = template(rng, steps, level.max_number)
+        except ValueError:  # a negative or inexact intermediate; draw again
+            continue
+        return question, worked.solution()
+
+
+def generate(n: int, split: str = "train", seed: int = 0, difficulty: int = 1,
+             system: str | None = GSM8K_SYSTEM_PROMPT) -> list[Example]:
+    """`n` synthetic GSM8K-style examples of one split; unique questions; train and test never
+    share a question. generate(n) is a prefix of generate(m) for m >= n."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    rng = random.Random(f"gsm8k-synth/{seed}/{difficulty}")
+    out: list[Example] = []
+    seen: set[str] = set()
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 50 * n + 1000:
+            raise ValueError(f"could not draw {n} distinct problems at difficulty {difficulty}")
+        question, solution = sample_problem(rng, difficulty)
+        if split_of(question) != split or question in seen:
+            continue
+        seen.add(question)
+        out.append(Example(text=question, code=solution, id=f"gsm8k-synth/{split}/{len(out):05d}",
+                           source="generated/gsm8k-synth", system=system))
+    return out
