@@ -16,7 +16,7 @@ _EXPORTS = {
     "JepaOutput": "jepa_lab.model",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = ["JepaConfig", "JepaModel", "JepaOutput", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import JepaConfig

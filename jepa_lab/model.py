@@ -93,13 +93,13 @@ def _text_and_code(item: Any, index: int) -> tuple[str, str, str | None]:
             f"pair {index}: expected a (text, code) tuple or an object with .text and .code, "
             f"got {type(item).__name__}"
         )
-    for field, value in (("text", text), ("code", code)):
+    for view, value in (("text", text), ("code", code)):
         if not isinstance(value, str):
             raise TypeError(
-                f"pair {index}: {field} view must be a string, got {type(value).__name__}"
+                f"pair {index}: {view} view must be a string, got {type(value).__name__}"
             )
         if not value.strip():
-            raise ValueError(f"pair {index}: the {field} view is empty")
+            raise ValueError(f"pair {index}: the {view} view is empty")
     return text.strip(), code.strip(), system
 
 
@@ -395,7 +395,7 @@ class JepaModel(torch.nn.Module):
 
     # ----------------------------------------------------------------------------- reference
     def _run_separately(self, sequences: list[list[int]], hidden: bool):
-        """One ordinary padded call (2D mask, HF's own causal masking); returns outputs + offsets."""
+        """One ordinary padded call (2D mask, HF's own causal mask); returns outputs, offsets."""
         pad = self.tokenizer.pad_token_id
         width = max(map(len, sequences))
         left = getattr(self.tokenizer, "padding_side", "right") == "left"
@@ -499,8 +499,11 @@ class JepaModel(torch.nn.Module):
 
         def load(**extra: Any):
             return AutoModelForCausalLM.from_pretrained(
-                path, use_safetensors=True, trust_remote_code=trust_remote_code,
-                **model_kwargs, **extra,
+                path,
+                use_safetensors=True,
+                trust_remote_code=trust_remote_code,
+                **model_kwargs,
+                **extra,
             )
 
         if "attn_implementation" in model_kwargs:

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 SHARED_DATA = Path(
-    os.environ.get("JEPA_LAB_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    os.environ.get("JEPA_LAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 
 CORPUS = [
@@ -51,14 +52,18 @@ TEMPLATES = {
     "plain": None,
 }
 SPECIALS = {
-    "llama3": dict(bos="<|begin_of_text|>", eos="<|eot_id|>", extra=["<|start_header_id|>", "<|end_header_id|>"]),
+    "llama3": dict(
+        bos="<|begin_of_text|>",
+        eos="<|eot_id|>",
+        extra=["<|start_header_id|>", "<|end_header_id|>"],
+    ),
     "gemma": dict(bos="<bos>", eos="<eos>", extra=["<start_of_turn>", "<end_of_turn>"]),
     "chatml": dict(bos=None, eos="<|im_end|>", extra=["<|im_start|>"]),
     "plain": dict(bos="<|bos|>", eos="<|eos|>", extra=[]),
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trained_tokenizer_json(style: str) -> str:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -96,28 +101,50 @@ def make_tokenizer(style: str = "llama3", padding_side: str = "right"):
 
 
 FAMILIES = ("llama", "gemma2", "qwen3", "olmo2", "gpt2")
-FAMILY_STYLE = {"llama": "llama3", "gemma2": "gemma", "qwen3": "chatml", "olmo2": "llama3", "gpt2": "plain"}
+FAMILY_STYLE = {
+    "llama": "llama3",
+    "gemma2": "gemma",
+    "qwen3": "chatml",
+    "olmo2": "llama3",
+    "gpt2": "plain",
+}
 
 
 def make_model(family: str, vocab_size: int, attn: str = "eager", seed: int = 0):
     """A tiny random-init causal LM of ``family`` in fp32."""
     import transformers as tf
 
-    common = dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                  num_attention_heads=4, max_position_embeddings=512)
+    common = dict(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=512,
+    )
     if family == "llama":
         config = tf.LlamaConfig(num_key_value_heads=2, **common)
     elif family == "gemma2":
-        config = tf.Gemma2Config(num_key_value_heads=2, head_dim=8, sliding_window=256,
-                                 query_pre_attn_scalar=8, **common)
+        config = tf.Gemma2Config(
+            num_key_value_heads=2, head_dim=8, sliding_window=256, query_pre_attn_scalar=8, **common
+        )
     elif family == "qwen3":
         config = tf.Qwen3Config(num_key_value_heads=2, head_dim=8, **common)
     elif family == "olmo2":
         config = tf.Olmo2Config(num_key_value_heads=2, **common)
     elif family == "gpt2":
-        config = tf.GPT2Config(vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=4, n_positions=512,
-                               bos_token_id=0, eos_token_id=1,
-                               resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+        config = tf.GPT2Config(
+            vocab_size=vocab_size,
+            n_embd=32,
+            n_layer=2,
+            n_head=4,
+            n_positions=512,
+            bos_token_id=0,
+            eos_token_id=1,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+        )
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

@@ -46,8 +46,10 @@ def test_vectorised_mask_equals_loop_reference(side):
 
 def test_mask_semantics_by_hand():
     # row: A = [a0 a1 a2], B = [b0 b1] reads the first 2 tokens of A, then one pad (right)
-    rows = [[Segment([5, 6, 7], "A"), Segment([8, 9], "B", reads=0, read_len=2, continues=True)],
-            [Segment([5, 6, 7, 8, 9, 10], "C")]]
+    rows = [
+        [Segment([5, 6, 7], "A"), Segment([8, 9], "B", reads=0, read_len=2, continues=True)],
+        [Segment([5, 6, 7, 8, 9, 10], "C")],
+    ]
     packed = pack_rows(rows, pad_id=0)
     m = packed.mask()[0, 0].int().tolist()
     assert m == [

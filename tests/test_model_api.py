@@ -7,8 +7,12 @@ from conftest import FAMILY_STYLE, PAIRS, TEMPLATES, make_model, make_tokenizer
 from jepa_lab import JepaConfig, JepaModel
 from jepa_lab.masks import IGNORE_INDEX, UnsupportedAttentionError
 
-END_OF_TURN = {"llama3": "<|eot_id|>", "gemma": "<end_of_turn>", "chatml": "<|im_end|>",
-               "plain": "<|eos|>"}
+END_OF_TURN = {
+    "llama3": "<|eot_id|>",
+    "gemma": "<end_of_turn>",
+    "chatml": "<|im_end|>",
+    "plain": "<|eos|>",
+}
 
 
 @pytest.mark.parametrize("style", list(TEMPLATES))
@@ -49,15 +53,22 @@ def test_embeddings_are_read_at_the_documented_tokens():
         assert set(tokenizer.convert_ids_to_tokens(ids[rows, cols].tolist())) == {expected}
     for i, (text, code) in enumerate(PAIRS):
         r, c = batch["code_index"][i].tolist()
-        assert tokenizer.decode(ids[r, : c + 1][batch["segment_ids"][r, : c + 1] == 2]).endswith(code)
+        assert tokenizer.decode(ids[r, : c + 1][batch["segment_ids"][r, : c + 1] == 2]).endswith(
+            code
+        )
         r, c = batch["text_index"][i].tolist()
-        assert tokenizer.decode(ids[r, : c + 1][batch["segment_ids"][r, : c + 1] == 1]).endswith(text)
-    eot = JepaModel(make_model("llama", 420), make_tokenizer("llama3"),
-                    JepaConfig(k=0, embed_at="end_of_turn"))
+        assert tokenizer.decode(ids[r, : c + 1][batch["segment_ids"][r, : c + 1] == 1]).endswith(
+            text
+        )
+    eot = JepaModel(
+        make_model("llama", 420), make_tokenizer("llama3"), JepaConfig(k=0, embed_at="end_of_turn")
+    )
     b = eot.build_batch(PAIRS)
     for name in ("text", "pred", "code"):
         rows, cols = b[f"{name}_index"].T
-        assert set(b["input_ids"][rows, cols].tolist()) == {tokenizer.convert_tokens_to_ids("<|eot_id|>")}
+        assert set(b["input_ids"][rows, cols].tolist()) == {
+            tokenizer.convert_tokens_to_ids("<|eot_id|>")
+        }
 
 
 def test_prompt_ids_are_the_training_prompt():
@@ -86,12 +97,20 @@ def test_bad_input_is_named():
     with pytest.warns(UserWarning, match=r"1 of 3 pairs exceed max_length=100.*indices \[1\]"):
         batch = jm.build_batch([PAIRS[0], long_pair, PAIRS[2]])
     assert batch["text_index"].shape[0] == 2 and jm.dropped_pairs == 1
-    strict = JepaModel(make_model("llama", 420), make_tokenizer("llama3"),
-                       JepaConfig(max_length=100, on_overflow="error"))
+    strict = JepaModel(
+        make_model("llama", 420),
+        make_tokenizer("llama3"),
+        JepaConfig(max_length=100, on_overflow="error"),
+    )
     with pytest.raises(ValueError, match="never truncated"):
         strict.build_batch([PAIRS[0], long_pair])
-    for field, value in (("k", 17), ("k", -1), ("distance", "cos"), ("text_view", "both"),
-                         ("loss_dropout", 1.2)):
+    for field, value in (
+        ("k", 17),
+        ("k", -1),
+        ("distance", "cos"),
+        ("text_view", "both"),
+        ("loss_dropout", 1.2),
+    ):
         with pytest.raises(ValueError, match=f"JepaConfig.{field}"):
             JepaConfig(**{field: value})
     model = make_model("llama", 420)
@@ -129,8 +148,9 @@ def test_lora_trains_only_adapters_and_predictor_embeddings():
 def test_save_and_load_round_trip(tmp_path, family):
     tokenizer = make_tokenizer(FAMILY_STYLE[family])
     base_vocab = len(tokenizer)  # no room left: adding predictor tokens must resize embeddings
-    jm = JepaModel(make_model(family, base_vocab), tokenizer,
-                   JepaConfig(k=3, lam=0.5, text_view="prompt"))
+    jm = JepaModel(
+        make_model(family, base_vocab), tokenizer, JepaConfig(k=3, lam=0.5, text_view="prompt")
+    )
     assert jm.model.get_input_embeddings().weight.shape[0] == base_vocab + 3
     with torch.no_grad():  # make the predictor rows distinctive, so a lost row would show
         jm.model.get_input_embeddings().weight[jm.predictor_ids] = torch.randn(3, 32)

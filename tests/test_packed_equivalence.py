@@ -18,11 +18,19 @@ def grads(loss, params):
 
 def assert_same(packed, separate, params):
     for name in ("loss", "ntp_loss", "jepa_loss"):
-        torch.testing.assert_close(getattr(packed, name), getattr(separate, name), atol=2e-6, rtol=2e-5)
+        torch.testing.assert_close(
+            getattr(packed, name), getattr(separate, name), atol=2e-6, rtol=2e-5
+        )
     for name in ("text_emb", "pred_emb", "code_emb"):
-        torch.testing.assert_close(getattr(packed, name), getattr(separate, name), atol=2e-5, rtol=1e-4)
-    for (name, _), gp, gs in zip(params, grads(packed.loss, [p for _, p in params]),
-                                 grads(separate.loss, [p for _, p in params]), strict=True):
+        torch.testing.assert_close(
+            getattr(packed, name), getattr(separate, name), atol=2e-5, rtol=1e-4
+        )
+    for (name, _), gp, gs in zip(
+        params,
+        grads(packed.loss, [p for _, p in params]),
+        grads(separate.loss, [p for _, p in params]),
+        strict=True,
+    ):
         if gp is None or gs is None:
             assert gp is None and gs is None, name
             continue
@@ -52,8 +60,11 @@ def test_packed_equals_separate(family, attn, side, text_view, k):
 @pytest.mark.parametrize("embed_at", ["content", "end_of_turn"])
 def test_packed_equals_separate_for_each_distance(distance, embed_at):
     tokenizer = make_tokenizer("llama3")
-    jm = JepaModel(make_model("llama", 420, "sdpa"), tokenizer,
-                   JepaConfig(k=2, distance=distance, embed_at=embed_at, var_cov_weight=0.1))
+    jm = JepaModel(
+        make_model("llama", 420, "sdpa"),
+        tokenizer,
+        JepaConfig(k=2, distance=distance, embed_at=embed_at, var_cov_weight=0.1),
+    )
     params = list(jm.named_parameters())
     assert_same(jm(**jm.build_batch(UNEVEN)), jm.forward_separate(UNEVEN), params)
 
@@ -61,7 +72,9 @@ def test_packed_equals_separate_for_each_distance(distance, embed_at):
 @pytest.mark.parametrize("layout", ["official_3row", "official_2row"])
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_official_layouts_compute_the_same_objective(layout, side):
-    jm = JepaModel(make_model("qwen3", 420, "eager"), make_tokenizer("chatml", side), JepaConfig(k=1))
+    jm = JepaModel(
+        make_model("qwen3", 420, "eager"), make_tokenizer("chatml", side), JepaConfig(k=1)
+    )
     batch = jm.build_batch(UNEVEN, layout=layout)
     rows = {"official_3row": 3, "official_2row": 2}[layout]
     assert batch["input_ids"].shape[0] == rows * len(UNEVEN)

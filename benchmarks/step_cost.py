@@ -1,0 +1,129 @@
+"""What does one LLM-JEPA optimizer step cost, next to a plain NTP step?
+
+Times forward + backward + AdamW step on a tiny Llama-style model and NL-RX-shaped batches for:
+NTP only; JEPA packed (``user`` and ``prompt`` Text-view modes); the official 3-row layout (NTP,
+Text and Code rows stacked); the official "additive mask" 2-row layout (NTP rows, then Text|Code
+rows under a block mask). Repeats are interleaved so drift hits every variant alike; medians are
+reported with each ratio to NTP and the token-count bound (tokens processed / NTP tokens).
+
+    python benchmarks/step_cost.py [--repeats 15] [--batch 16] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from jepa_lab import JepaConfig, JepaModel
+from jepa_lab.data import load_dataset
+from jepa_lab.tokenizer import tokenizer_for
+
+SYSTEM = "Convert natural language to regular expression."
+
+
+def build_model(vocab: int, hidden: int, layers: int) -> LlamaForCausalLM:
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=hidden * 8 // 3,
+        num_hidden_layers=layers,
+        num_attention_heads=max(hidden // 64, 2),
+        max_position_embeddings=1024,
+    )
+    torch.manual_seed(0)
+    return LlamaForCausalLM._from_config(config, attn_implementation="sdpa").float()
+
+
+def step(jm: JepaModel, batch: dict, optim: torch.optim.Optimizer) -> float:
+    start = time.perf_counter()
+    loss = jm(**batch).loss
+    loss.backward()
+    optim.step()
+    optim.zero_grad(set_to_none=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--k", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    examples = load_dataset("nlrx", "train", n=2000)  # real split when present, else generated
+    tokenizer = tokenizer_for(examples, vocab_size=1024)
+    model = build_model(len(tokenizer) + args.k, args.hidden, args.layers)
+    pairs = [(e.text, e.code) for e in examples[: args.batch]]
+
+    def wrapper(**overrides) -> JepaModel:
+        return JepaModel(model, tokenizer, JepaConfig(k=args.k, system_prompt=SYSTEM, **overrides))
+
+    user, prompt = wrapper(text_view="user"), wrapper(text_view="prompt")
+    variants = {
+        "ntp": (user, user.build_batch(pairs, jepa=False)),
+        "jepa_user": (user, user.build_batch(pairs)),
+        "jepa_prompt": (prompt, prompt.build_batch(pairs)),
+        "official_3row": (user, user.build_batch(pairs, layout="official_3row")),
+        "official_additive": (user, user.build_batch(pairs, layout="official_2row")),
+    }
+    tokens = {name: int((b["segment_ids"] != -1).sum()) for name, (_, b) in variants.items()}
+    cells = {name: b["input_ids"].numel() for name, (_, b) in variants.items()}
+    ntp_batch = variants["ntp"][1]
+    answer = int((ntp_batch["labels"] != -100).sum()) / args.batch
+    print(
+        f"model: Llama hidden {args.hidden}, {args.layers} layers, vocab {len(tokenizer)}; "
+        f"batch {args.batch} pairs, k={args.k}; NTP row {tokens['ntp'] / args.batch:.1f} tokens "
+        f"(prompt {tokens['ntp'] / args.batch - answer:.1f}, answer+EOS {answer:.1f})"
+    )
+
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for jm, batch in variants.values():  # warm-up
+        step(jm, batch, optim)
+    for _ in range(args.repeats):
+        for name, (jm, batch) in variants.items():
+            times[name].append(step(jm, batch, optim))
+
+    median = {name: statistics.median(t) for name, t in times.items()}
+    print(f"\n{'variant':<20}{'median ms':>10}{'x NTP':>8}{'tokens':>8}{'bound':>8}{'padded':>8}")
+    for name in variants:
+        bound = tokens[name] / tokens["ntp"]
+        print(
+            f"{name:<20}{median[name]:>10.1f}{median[name] / median['ntp']:>8.2f}"
+            f"{tokens[name]:>8}{bound:>8.2f}{cells[name] / cells['ntp']:>8.2f}"
+        )
+    bound_user = tokens["jepa_user"] / tokens["ntp"]
+    bound_prompt = tokens["jepa_prompt"] / tokens["ntp"]
+    print(
+        f"\npacked user:   {median['jepa_user'] / median['ntp']:.2f}x NTP = "
+        f"{median['jepa_user'] / median['ntp'] / bound_user:.2f}x its token bound {bound_user:.2f}"
+        f"\npacked prompt: {median['jepa_prompt'] / median['ntp']:.2f}x NTP = "
+        f"{median['jepa_prompt'] / median['ntp'] / bound_prompt:.2f}x its token bound "
+        f"{bound_prompt:.2f}"
+    )
+    if args.json:
+        figures = {
+            "ntp_ms": median["ntp"],
+            "jepa_user_ms": median["jepa_user"],
+            "jepa_prompt_ms": median["jepa_prompt"],
+            "official_3row_ms": median["official_3row"],
+            "official_additive_ms": median["official_additive"],
+            "bound_user": bound_user,
+            "bound_prompt": bound_prompt,
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(figures, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
