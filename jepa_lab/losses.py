@@ -20,9 +20,14 @@ DISTANCES = PAPER_DISTANCES + EXTENSION_DISTANCES
 
 
 def jepa_distance(
-    pred: torch.Tensor, target: torch.Tensor, kind: str = "cosine", temperature: float = 0.07
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    kind: str = "cosine",
+    temperature: float = 0.07,
+    reduction: str = "mean",
 ) -> torch.Tensor:
-    """Mean distance between rows of ``pred`` [B, H] and ``target`` [B, H]; a scalar.
+    """Distance between rows of ``pred`` [B, H] and ``target`` [B, H], averaged (or summed,
+    ``reduction="sum"``, so data-parallel ranks can normalise by a global count) over rows.
 
     * ``cosine``: 1 - cos(pred_i, target_i)
     * ``l2``: ||pred_i - target_i||_2
@@ -34,23 +39,31 @@ def jepa_distance(
     """
     if pred.shape != target.shape or pred.dim() != 2:
         raise ValueError(
-            f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be [B, H]"
+            f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must both be [B, H]"
         )
-    pred = pred.float()
-    target = target.float()
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    per_row = _per_row_distance(pred.float(), target.float(), kind, temperature)  # [B]
+    return per_row.mean() if reduction == "mean" else per_row.sum()
+
+
+def _per_row_distance(
+    pred: torch.Tensor, target: torch.Tensor, kind: str, temperature: float
+) -> torch.Tensor:
     if kind == "cosine":
-        return (1.0 - F.cosine_similarity(pred, target, dim=-1)).mean()
+        return 1.0 - F.cosine_similarity(pred, target, dim=-1)
     if kind == "l2":
-        return (pred - target).norm(dim=-1).mean()
+        return (pred - target).norm(dim=-1)
     if kind == "mse":
-        return F.mse_loss(pred, target)
+        return (pred - target).pow(2).mean(dim=-1)
     if kind == "infonce":
         logits = F.normalize(pred, dim=-1) @ F.normalize(target, dim=-1).T / temperature  # [B, B]
-        return F.cross_entropy(logits, torch.arange(len(pred), device=pred.device))
+        labels = torch.arange(len(pred), device=pred.device)
+        return F.cross_entropy(logits, labels, reduction="none")
     if kind == "centered_cosine":
         pred_c = pred - pred.mean(dim=0, keepdim=True)
         target_c = target - target.mean(dim=0, keepdim=True)
-        return (1.0 - F.cosine_similarity(pred_c, target_c, dim=-1)).mean()
+        return 1.0 - F.cosine_similarity(pred_c, target_c, dim=-1)
     raise ValueError(f"unknown distance {kind!r}; expected one of {DISTANCES}")
 
 

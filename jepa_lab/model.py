@@ -53,7 +53,11 @@ class JepaOutput(ModelOutput):
     text_emb: torch.Tensor | None = None
     pred_emb: torch.Tensor | None = None
     code_emb: torch.Tensor | None = None
-    num_tokens: int | None = None
+    num_tokens: int | None = None  # real (non-padding) tokens the model processed
+    ntp_sum: torch.Tensor | None = None  # summed token cross-entropy ...
+    ntp_count: int | None = None  # ... over this many labelled tokens
+    jepa_sum: torch.Tensor | None = None  # summed distance ...
+    jepa_count: int | None = None  # ... over this many pairs
 
 
 @dataclass
@@ -308,43 +312,51 @@ class JepaModel(torch.nn.Module):
     def _embedding_dtype(self) -> torch.dtype:
         return self.model.get_input_embeddings().weight.dtype
 
-    def _ntp_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy over all labelled tokens; logits[:, j] predicts labels[:, j + 1]."""
+    def _ntp_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Summed cross-entropy over labelled tokens and their count; logits[:, j] predicts
+        labels[:, j + 1]."""
         width = min(logits.shape[1], labels.shape[1] - 1)
         logits, targets = logits[:, :width], labels[:, 1 : width + 1]
-        n = (targets != IGNORE_INDEX).sum()
-        loss = F.cross_entropy(
+        total = F.cross_entropy(
             logits.float().reshape(-1, logits.shape[-1]),
             targets.reshape(-1),
             ignore_index=IGNORE_INDEX,
             reduction="sum",
         )
-        return loss / n.clamp(min=1)
+        return total, int((targets != IGNORE_INDEX).sum())
 
-    def _jepa_loss(self, text, pred, code) -> torch.Tensor:
+    def _jepa_sum(self, pred, code) -> torch.Tensor:
         cfg = self.config
-        if cfg.stop_grad_code:
+        if cfg.stop_grad_code:  # extension: Enc(Code) is a target, not something to move
             code = code.detach()
-        loss = jepa_distance(pred, code, cfg.distance, cfg.temperature)
+        total = jepa_distance(pred, code, cfg.distance, cfg.temperature, reduction="sum")
         if cfg.var_cov_weight:
-            loss = loss + cfg.var_cov_weight * (
-                variance_covariance_penalty(pred) + variance_covariance_penalty(code)
-            )
-        return loss
+            penalty = variance_covariance_penalty(pred) + variance_covariance_penalty(code)
+            total = total + cfg.var_cov_weight * penalty * len(pred)
+        return total
 
     def _combine(self, ntp, text, pred, code, num_tokens) -> JepaOutput:
+        """Means from sums; the sums and counts stay on the output so a data-parallel trainer
+        can normalise by the counts over all ranks instead."""
         cfg = self.config
+        ntp_sum, ntp_count = ntp
+        ntp_loss = ntp_sum / max(ntp_count, 1)
+        fields: dict[str, Any] = dict(
+            ntp_loss=ntp_loss, num_tokens=num_tokens, ntp_sum=ntp_sum, ntp_count=ntp_count
+        )
         if pred is None:
-            return JepaOutput(loss=cfg.gamma * ntp, ntp_loss=ntp, num_tokens=num_tokens)
-        jepa = self._jepa_loss(text, pred, code)
+            return JepaOutput(loss=cfg.gamma * ntp_loss, **fields)
+        jepa_sum = self._jepa_sum(pred, code)
+        jepa_loss = jepa_sum / len(pred)
         return JepaOutput(
-            loss=total_loss(ntp, jepa, cfg.gamma, cfg.lam),
-            ntp_loss=ntp,
-            jepa_loss=jepa,
+            loss=total_loss(ntp_loss, jepa_loss, cfg.gamma, cfg.lam),
+            jepa_loss=jepa_loss,
+            jepa_sum=jepa_sum,
+            jepa_count=len(pred),
             text_emb=text,
             pred_emb=pred,
             code_emb=code,
-            num_tokens=num_tokens,
+            **fields,
         )
 
     def forward(
