@@ -1,0 +1,189 @@
+"""Scoring for NL-RX (regex equivalence) and GSM8K (final numeric answer).
+
+NL-RX: a generated regex is right when it denotes the same language as the gold regex under
+dk.brics.automaton semantics (the library NL-RX was scored with), decided by comparing DFAs
+(see `jepa_lab.regex_dfa`). The LLM-JEPA reference code scores exact string match instead; both
+figures are reported by `score_nlrx`.
+
+GSM8K: the final answer is the number after `#### ` (else the last number in the text), compared
+numerically after normalising commas, `$`, `%`, trailing `.0`, fractions and signs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from jepa_lab import regex_dfa
+
+VerdictKind = Literal["equivalent", "not_equivalent", "parse_error", "bound", "timeout"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of comparing a candidate regex with a gold regex.
+
+    equivalent: the verdict used for scoring (True only for kind == "equivalent").
+    kind: "equivalent" | "not_equivalent" | "parse_error" | "bound" | "timeout".
+    reason: human-readable, e.g. "candidate does not parse: expected ')' at col 12".
+    """
+
+    equivalent: bool
+    kind: VerdictKind
+    reason: str
+
+    @property
+    def code(self) -> str:
+        """dk.brics-style verdict: "1" equivalent, "0" not, "E" does not parse.
+
+        A regex past our bounds parses in dk.brics, which would answer 1 or 0 after (possibly
+        very long) work; we score it wrong, so it maps to "0".
+        """
+        return {"equivalent": "1", "parse_error": "E"}.get(self.kind, "0")
+
+
+def _parse(role: str, text: object) -> regex_dfa.Node | Verdict:
+    """Parse one side, or return the Verdict that explains why it cannot be compared."""
+    if not isinstance(text, str):
+        return Verdict(False, "parse_error", f"{role} does not parse: expected str, got "
+                       f"{type(text).__name__}")
+    try:
+        return regex_dfa.parse_regex(text.strip())
+    except regex_dfa.RegexSyntaxError as err:
+        return Verdict(False, "parse_error", f"{role} does not parse: {err}")
+    except regex_dfa.RegexBoundError as err:
+        return Verdict(False, "bound", f"exceeds bound: {role}: {err}")
+
+
+def compare_regex(
+    gold: str, candidate: str, *, timeout_s: float = regex_dfa.DEFAULT_TIMEOUT_S
+) -> Verdict:
+    """Compare two dk.brics regexes by language. Never raises.
+
+    Surrounding whitespace is stripped from both (NL-RX regexes contain no spaces; decoded model
+    output often ends with one). Bounds: repeat counts <= regex_dfa.MAX_REPEAT, nesting and
+    size caps, <= regex_dfa.MAX_STATES states per automaton, and `timeout_s` of wall time.
+    """
+    gold_ast = _parse("gold", gold)
+    if isinstance(gold_ast, Verdict):
+        return gold_ast
+    candidate_ast = _parse("candidate", candidate)
+    if isinstance(candidate_ast, Verdict):
+        return candidate_ast
+    try:
+        same = regex_dfa.equivalent_nodes(gold_ast, candidate_ast, timeout_s=timeout_s)
+    except regex_dfa.RegexTimeout:
+        return Verdict(False, "timeout", "timeout")
+    except regex_dfa.RegexBoundError as err:
+        return Verdict(False, "bound", f"exceeds bound: {err}")
+    except RecursionError:  # cannot happen within the AST depth cap; kept as a last guard
+        return Verdict(False, "bound", "exceeds bound: recursion depth")
+    if same:
+        return Verdict(True, "equivalent", "equivalent")
+    return Verdict(False, "not_equivalent", "not equivalent")
+
+
+def regex_equivalent(gold: str, candidate: str) -> bool:
+    """True when `candidate` denotes the same language as `gold` (dk.brics semantics).
+
+    False for anything that does not parse or exceeds the bounds; never raises.
+    """
+    return compare_regex(gold, candidate).equivalent
+
+
+def regex_exact(gold: str, candidate: str) -> bool:
+    """Exact string match after stripping surrounding whitespace (the LLM-JEPA metric)."""
+    return isinstance(candidate, str) and gold.strip() == candidate.strip()
+
+
+def score_nlrx(golds: Sequence[str], candidates: Sequence[str]) -> dict:
+    """Score candidate regexes against gold regexes.
+
+    Returns {"n", "semantic_accuracy", "exact_accuracy", "unparseable", "bounded" (past a bound
+    or timed out), "verdicts": list[Verdict]}. Accuracies are 0.0 for empty input.
+    """
+    if len(golds) != len(candidates):
+        raise ValueError(
+            f"score_nlrx: {len(golds)} gold regexes but {len(candidates)} candidates"
+        )
+    verdicts = [compare_regex(g, c) for g, c in zip(golds, candidates, strict=True)]
+    exact = sum(regex_exact(g, c) for g, c in zip(golds, candidates, strict=True))
+    n = len(verdicts)
+    return {
+        "n": n,
+        "semantic_accuracy": sum(v.equivalent for v in verdicts) / n if n else 0.0,
+        "exact_accuracy": exact / n if n else 0.0,
+        "unparseable": sum(v.kind == "parse_error" for v in verdicts),
+        "bounded": sum(v.kind in ("bound", "timeout") for v in verdicts),
+        "verdicts": verdicts,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# GSM8K
+
+# A fixed pattern without nested quantifiers (linear time on any text). Thousands separators
+# only count in groups of three, so "1,2,3" reads as three numbers, not 123. A minus sign counts
+# only where it cannot be a subtraction or a range ("10-4", "x - 4").
+_NUMBER = re.compile(
+    r"(?:(?<![\w)])(?P<sign>[-\u2212]))?\$?"
+    r"(?P<value>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)"
+    r"(?:/(?P<denominator>\d+(?:\.\d+)?))?"
+)
+_FINAL_MARK = "####"
+
+
+def _to_float(match: re.Match[str]) -> float | None:
+    value = float(match["value"].replace(",", ""))
+    if match["denominator"] is not None:
+        denominator = float(match["denominator"])
+        if denominator == 0:
+            return None
+        value /= denominator
+    return -value if match["sign"] else value
+
+
+def gsm8k_answer(text: str) -> float | None:
+    """The final numeric answer in a GSM8K solution or a model's output, or None.
+
+    Takes the first number after the last `####` when present, else the last number in the
+    text. Handles `1,000`, `$5`, `-3`, `2.50`, `18.` (trailing period), `3/4` (0.75) and `50%`.
+    """
+    if not isinstance(text, str):
+        return None
+    marker = text.rfind(_FINAL_MARK)
+    if marker != -1:
+        match = _NUMBER.search(text, marker + len(_FINAL_MARK))
+        if match is not None:
+            return _to_float(match)
+    last = None
+    for last in _NUMBER.finditer(text):  # noqa: B007 - we want the final match
+        pass
+    return _to_float(last) if last is not None else None
+
+
+def gsm8k_correct(prediction: str, reference: str) -> bool:
+    """Whether the prediction's final answer equals the reference's (relative tolerance 1e-6)."""
+    predicted, expected = gsm8k_answer(prediction), gsm8k_answer(reference)
+    if predicted is None or expected is None:
+        return False
+    return math.isclose(predicted, expected, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def score_gsm8k(predictions: Sequence[str], references: Sequence[str]) -> dict:
+    """Returns {"n", "accuracy", "unparseable" (predictions with no number), "correct"}."""
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"score_gsm8k: {len(predictions)} predictions but {len(references)} references"
+        )
+    correct = [gsm8k_correct(p, r) for p, r in zip(predictions, references, strict=True)]
+    n = len(correct)
+    return {
+        "n": n,
+        "accuracy": sum(correct) / n if n else 0.0,
+        "unparseable": sum(gsm8k_answer(p) is None for p in predictions),
+        "correct": correct,
+    }
