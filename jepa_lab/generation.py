@@ -103,7 +103,6 @@ def generate_greedy(
     # from the checkpoint's generation_config (which may carry e.g. a repetition penalty).
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
-        min_new_tokens=0,
         min_length=0,
         do_sample=False,
         num_beams=1,

@@ -1,0 +1,7 @@
+"""``python -m jepa_lab`` (and ``accelerate launch -m jepa_lab``): the command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""Build what a TrainConfig names: its data, its tokenizer and model, wrapped as a JepaModel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from .data import load_dataset
+from .model import JepaModel
+from .presets import TrainConfig
+from .tokenizer import tokenizer_for
+
+
+def load_examples(config: TrainConfig) -> tuple[list[Any], list[Any]]:
+    """Train and held-out examples. The data never depends on the run's seed, so every seed
+    and both arms see the same examples (the seed changes init and order only)."""
+    train = load_dataset(config.dataset, "train", config.data_source, n=config.train_size)
+    held_out = load_dataset(config.dataset, "test", config.data_source, n=config.eval_size)
+    return list(train), list(held_out)
+
+
+def tiny_llama_config(config: TrainConfig, vocab_size: int) -> LlamaConfig:
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        intermediate_size=config.hidden_size * 3,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    )
+
+
+def build_jepa_model(config: TrainConfig, train_examples: list[Any]) -> JepaModel:
+    """The model of ``config`` with its tokenizer, wrapped for the JEPA objective.
+
+    From-config models get room for the predictor tokens up front, so the NTP arm (which never
+    uses them) and the JEPA arm start from bit-identical weights for the same seed.
+    """
+    jepa = config.jepa
+    if config.from_config:
+        if config.init == "base":
+            from .base import pretrained_base
+
+            model, tokenizer = pretrained_base(config)
+        else:
+            tokenizer = tokenizer_for(train_examples, vocab_size=config.vocab_size)
+            torch.manual_seed(config.seed)
+            model = LlamaForCausalLM._from_config(
+                tiny_llama_config(config, len(tokenizer) + jepa.k),
+                attn_implementation=config.attn_implementation,
+            )
+        model = model.float()
+    else:
+        model, tokenizer = _from_hub(config)
+    torch.manual_seed(config.seed)  # resizing for predictor tokens draws random rows
+    jm = JepaModel(model, tokenizer, jepa)
+    if config.lora:
+        jm.enable_lora(r=config.lora_r, alpha=2 * config.lora_r)
+    return jm
+
+
+def _from_hub(config: TrainConfig):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.bfloat16 if config.bf16 and torch.cuda.is_available() else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(
+        config.model, trust_remote_code=config.trust_remote_code
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        config.model,
+        dtype=dtype,
+        attn_implementation=config.attn_implementation,
+        use_safetensors=True,
+        trust_remote_code=config.trust_remote_code,
+    )
+    return model, tokenizer

@@ -1,0 +1,178 @@
+"""NTP baseline versus LLM-JEPA over several seeds, with the statistics the paper reports.
+
+For every seed both arms start from the same weights and see the same data in the same order;
+the only difference is the JEPA term. The table gives mean ± std per arm, the paired difference
+(JEPA - NTP, seed by seed) and a paired one-sided t-test (H1: JEPA > NTP).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .presets import TrainConfig
+
+ARMS = ("ntp", "jepa")
+
+
+@dataclass
+class ArmStats:
+    mean: float
+    std: float
+    values: list[float]
+
+
+@dataclass
+class Comparison:
+    """Final-epoch held-out accuracy per arm and seed, and the paired statistics."""
+
+    seeds: list[int]
+    metric: str
+    ntp: ArmStats
+    jepa: ArmStats
+    diff_mean: float
+    diff_std: float
+    t_statistic: float
+    p_value: float
+    per_epoch: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seeds": self.seeds,
+            "metric": self.metric,
+            "ntp_mean": self.ntp.mean,
+            "ntp_std": self.ntp.std,
+            "ntp_values": self.ntp.values,
+            "jepa_mean": self.jepa.mean,
+            "jepa_std": self.jepa.std,
+            "jepa_values": self.jepa.values,
+            "diff_mean": self.diff_mean,
+            "diff_std": self.diff_std,
+            "t_statistic": self.t_statistic,
+            "p_value": self.p_value,
+            "per_epoch": {
+                arm: {str(s): v for s, v in by_seed.items()}
+                for arm, by_seed in self.per_epoch.items()
+            },
+        }
+
+    def markdown(self) -> str:
+        def cell(stats: ArmStats) -> str:
+            return f"{stats.mean:.4f} ± {stats.std:.4f}"
+
+        p = "n/a" if math.isnan(self.p_value) else f"{self.p_value:.4g}"
+        rows = [
+            f"| arm | {self.metric} (mean ± std over {len(self.seeds)} seeds) | per seed |",
+            "| --- | --- | --- |",
+            f"| NTP baseline | {cell(self.ntp)} | {_fmt(self.ntp.values)} |",
+            f"| LLM-JEPA | {cell(self.jepa)} | {_fmt(self.jepa.values)} |",
+            f"| JEPA - NTP (paired) | {self.diff_mean:+.4f} ± {self.diff_std:.4f} | "
+            f"t = {self.t_statistic:.3f}, one-sided p = {p} |",
+        ]
+        return "\n".join(rows)
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.4f}" for v in values)
+
+
+def _std(values: Sequence[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def paired_comparison(
+    ntp: Sequence[float], jepa: Sequence[float], seeds: Sequence[int], metric: str
+) -> Comparison:
+    """Mean ± std per arm, the paired difference and a one-sided paired t-test (JEPA > NTP)."""
+    from scipy import stats
+
+    if len(ntp) != len(jepa) or len(ntp) != len(seeds):
+        raise ValueError(f"paired_comparison: {len(ntp)} NTP, {len(jepa)} JEPA, {len(seeds)} seeds")
+    diff = np.asarray(jepa, dtype=float) - np.asarray(ntp, dtype=float)
+    if len(diff) > 1 and np.std(diff) > 0:
+        test = stats.ttest_rel(jepa, ntp, alternative="greater")
+        t_statistic, p_value = float(test.statistic), float(test.pvalue)
+    else:  # one seed, or identical differences: the test is undefined
+        t_statistic, p_value = float("nan"), float("nan")
+    return Comparison(
+        seeds=list(seeds),
+        metric=metric,
+        ntp=ArmStats(float(np.mean(ntp)), _std(ntp), [float(v) for v in ntp]),
+        jepa=ArmStats(float(np.mean(jepa)), _std(jepa), [float(v) for v in jepa]),
+        diff_mean=float(diff.mean()),
+        diff_std=_std(diff),
+        t_statistic=t_statistic,
+        p_value=p_value,
+    )
+
+
+def compare(
+    config: TrainConfig,
+    seeds: Sequence[int] = (0, 1, 2),
+    out_dir: str | os.PathLike = "runs/compare",
+    *,
+    metric: str = "eval_accuracy",
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: bool = True,
+) -> Comparison:
+    """Train both arms for every seed into ``out_dir/<arm>-seed<s>``; print and save the table.
+
+    Writes ``comparison.json``, ``comparison.md``, ``history.jsonl`` (all runs' records) and,
+    with ``report=True``, ``report.html`` with the curves.
+    """
+    from dataclasses import replace
+
+    from .build import load_examples
+    from .history import History
+    from .train import train
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = load_examples(config)
+    finals: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    per_epoch: dict[str, dict[int, list[float]]] = {arm: {} for arm in ARMS}
+    records: list[dict[str, Any]] = []
+    for seed in seeds:
+        for arm in ARMS:
+            run = train(
+                replace(config, seed=seed),
+                out_dir / f"{arm}-seed{seed}",
+                arm,
+                resume=resume,
+                overwrite=overwrite,
+                progress=progress,
+                data=data,
+            )
+            values = [r.get(metric) for r in run.history]
+            if not values or values[-1] is None:
+                raise RuntimeError(f"{run.run_dir}: no {metric} recorded (no held-out data?)")
+            finals[arm].append(float(values[-1]))
+            per_epoch[arm][seed] = [float(v) for v in values]
+            records += run.history
+    comparison = paired_comparison(finals["ntp"], finals["jepa"], list(seeds), metric)
+    comparison.per_epoch = per_epoch
+    all_history = History(out_dir / "history.jsonl")
+    all_history.path.unlink(missing_ok=True)
+    for record in records:
+        all_history.append(record)
+    (out_dir / "comparison.json").write_text(
+        json.dumps({"config": config.to_dict(), **comparison.to_dict()}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    (out_dir / "comparison.md").write_text(comparison.markdown() + "\n", encoding="utf-8")
+    print(comparison.markdown())
+    if report:
+        from .report import write_report
+
+        path = write_report(out_dir / "report.html", records, comparison, config)
+        print(f"report: {path}")
+    return comparison

@@ -1,0 +1,56 @@
+"""The metrics history of a run: JSON Lines, every append atomic (write a copy, then rename)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN/inf; None reads as "not measured"
+    return value
+
+
+class History:
+    """Append-only records, one JSON object per line."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        records = []
+        for lineno, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{self.path}:{lineno}: not a JSON record ({err.msg})") from err
+        return records
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add one record; a crash leaves either the old file or the new one, never half."""
+        self._write(self.read() + [record])
+
+    def truncate_after(self, epoch: float) -> None:
+        """Drop records past ``epoch`` (work a resumed run is about to redo)."""
+        records = self.read()
+        kept = [r for r in records if float(r.get("epoch", 0.0)) <= epoch + 1e-9]
+        if len(kept) != len(records):
+            self._write(kept)

@@ -1,0 +1,146 @@
+"""TrainConfig: one dataclass for a training run, and the named presets.
+
+* ``tiny``: a 2-layer, 128-wide Llama with a locally trained tokenizer; minutes on 2 CPU cores,
+  well under 2 GB of RAM. From random init, or (``init="base"``) from the package's own small
+  base model, pretrained once with NTP on an offline corpus and cached.
+* ``small``: a 4-layer, 256-wide Llama for a CPU that can wait.
+* ``llama-1b``, ``gemma-2b``, ``olmo-1b``, ``qwen3-1.7b``: the paper's models, from the hub
+  (needs your own network access and, for Llama and Gemma, an accepted licence), bf16, on a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from .config import JepaConfig
+
+# Learning rates in the range the LLM-JEPA paper fine-tunes with (1e-5 to 2e-5, full fine-tune).
+PAPER_MODELS = {
+    "llama-1b": ("meta-llama/Llama-3.2-1B-Instruct", 2e-5),
+    "gemma-2b": ("google/gemma-2-2b-it", 1e-5),
+    "olmo-1b": ("allenai/OLMo-2-0425-1B-Instruct", 2e-5),
+    "qwen3-1.7b": ("Qwen/Qwen3-1.7B", 2e-5),
+}
+FROM_CONFIG = ("tiny", "small")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; saved as ``run.json`` in the run directory."""
+
+    preset: str = "tiny"
+    model: str = "tiny"  # "tiny" / "small" (Llama built from a config) or a hub name / local dir
+    init: str = "random"  # from-config models: "random" or "base" (the cached pretrained base)
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    vocab_size: int = 1024  # of the locally trained tokenizer
+    dataset: str = "nlrx"  # "nlrx" or "gsm8k"
+    data_source: str = "auto"  # see jepa_lab.data.load_dataset
+    train_size: int | None = 2000
+    eval_size: int | None = 400
+    epochs: int = 8
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.05
+    scheduler: str = "cosine"
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    lora: bool = False
+    lora_r: int = 16
+    max_new_tokens: int = 48
+    eval_batch_size: int = 64
+    seed: int = 0
+    save_every: int | None = None  # optimizer steps between checkpoints; None: each epoch
+    attn_implementation: str = "sdpa"
+    trust_remote_code: bool = False
+    jepa: JepaConfig = field(default_factory=JepaConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jepa, dict):
+            self.jepa = JepaConfig.from_dict(self.jepa)
+        if self.dataset not in ("nlrx", "gsm8k"):
+            raise ValueError(f"TrainConfig.dataset={self.dataset!r}: expected 'nlrx' or 'gsm8k'")
+        if self.init not in ("random", "base"):
+            raise ValueError(f"TrainConfig.init={self.init!r}: expected 'random' or 'base'")
+        if self.init == "base" and self.model not in FROM_CONFIG:
+            raise ValueError("TrainConfig.init='base' applies to the tiny/small models only")
+        for name in ("epochs", "batch_size", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)}: expected >= 1")
+
+    @property
+    def from_config(self) -> bool:
+        return self.model in FROM_CONFIG
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown field(s) {unknown}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def with_arm(self, arm: str) -> TrainConfig:
+        """The same run as the NTP baseline (``lam=0``) or the LLM-JEPA arm."""
+        if arm == "ntp":
+            return replace(self, jepa=replace(self.jepa, lam=0.0))
+        if arm == "jepa":
+            if self.jepa.lam == 0:
+                raise ValueError("the jepa arm needs jepa.lam > 0")
+            return self
+        raise ValueError(f"arm={arm!r}: expected 'ntp' or 'jepa'")
+
+
+def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
+    """A named preset with ``overrides`` applied; ``jepa`` may be a dict of JepaConfig fields."""
+    jepa_overrides = overrides.pop("jepa", {}) or {}
+    if isinstance(jepa_overrides, JepaConfig):
+        jepa_overrides = jepa_overrides.to_dict()
+    if name == "tiny":
+        config = TrainConfig(preset="tiny", jepa=JepaConfig(k=1, lam=1.0))
+    elif name == "small":
+        config = TrainConfig(
+            preset="small",
+            model="small",
+            hidden_size=256,
+            num_layers=4,
+            num_heads=4,
+            vocab_size=2048,
+            train_size=8000,
+            eval_size=2000,
+            epochs=10,
+            lr=1e-3,
+        )
+    elif name in PAPER_MODELS:
+        hub_name, lr = PAPER_MODELS[name]
+        config = TrainConfig(
+            preset=name,
+            model=hub_name,
+            train_size=None,
+            eval_size=None,
+            epochs=4,
+            batch_size=4,
+            grad_accum=4,
+            lr=lr,
+            warmup_ratio=0.0,
+            scheduler="linear",
+            bf16=True,
+            max_new_tokens=128,
+            eval_batch_size=32,
+            jepa=JepaConfig(k=1, lam=1.0),
+        )
+    else:
+        choices = ["tiny", "small", *PAPER_MODELS]
+        raise ValueError(f"unknown preset {name!r}; expected one of {choices}")
+    return replace(config, jepa=replace(config.jepa, **jepa_overrides), **overrides)
