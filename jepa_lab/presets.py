@@ -33,6 +33,7 @@ class TrainConfig:
     preset: str = "tiny"
     model: str = "tiny"  # "tiny" / "small" (Llama built from a config) or a hub name / local dir
     init: str = "random"  # from-config models: "random" or "base" (the cached pretrained base)
+    base_corpus: str | None = None  # extra text (one document per line) for the base's corpus
     hidden_size: int = 128
     num_layers: int = 2
     num_heads: int = 4

@@ -1,0 +1,76 @@
+"""The cached pretrained base: built once, reused, the same start for both arms."""
+
+import pytest
+import torch
+
+import jepa_lab.base as base
+from jepa_lab.build import build_jepa_model
+from jepa_lab.presets import preset
+
+SPEC = base.BaseSpec(
+    hidden_size=32,
+    num_layers=1,
+    num_heads=2,
+    vocab_size=300,
+    n_descriptions=300,
+    n_regexes=200,
+    n_problems=40,
+    epochs=1,
+    seq_len=64,
+)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_corpus_never_pairs_a_description_with_its_regex():
+    documents = base.base_corpus(SPEC)
+    assert len(documents) == 300 + 200 + 2 * 40
+    descriptions, regexes = documents[:300], documents[300:500]
+    assert all(" " in d for d in descriptions)  # English
+    assert all(" " not in r for r in regexes)  # NL-RX regexes have no spaces
+    assert not any(("." in d and "*" in d) or "[" in d for d in descriptions)
+
+
+def test_base_is_built_once_then_reused(cache, monkeypatch):
+    first = base.base_path(SPEC, progress=False)
+    assert (first / "base.json").is_file() and (first / "model.safetensors").is_file()
+    assert not list(first.parent.glob(".building-*"))  # the scratch directory was renamed
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the cached base was rebuilt")
+
+    monkeypatch.setattr(base, "pretrain_base", fail)
+    assert base.base_path(SPEC, progress=False) == first
+    other = base.BaseSpec(**{**SPEC.__dict__, "seed": 1})
+    assert other.key() != SPEC.key()
+
+
+def test_both_arms_start_from_the_same_pretrained_weights(cache, monkeypatch):
+    monkeypatch.setattr(base, "spec_for", lambda config: SPEC)
+    config = preset(
+        "tiny",
+        init="base",
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        vocab_size=300,
+        jepa={"k": 2},
+    )
+    ntp = build_jepa_model(config.with_arm("ntp"), [])
+    jepa = build_jepa_model(config.with_arm("jepa"), [])
+    a, b = ntp.state_dict(), jepa.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    path = base.base_path(SPEC, progress=False)
+    from safetensors.torch import load_file
+
+    saved = load_file(str(path / "model.safetensors"))
+    embed = saved["model.embed_tokens.weight"]
+    torch.testing.assert_close(jepa.model.get_input_embeddings().weight, embed)
+    assert jepa.predictor_ids == jepa.tokenizer.convert_tokens_to_ids(
+        ["<|predictor_1|>", "<|predictor_2|>"]
+    )
+    assert max(jepa.predictor_ids) < embed.shape[0]  # reserved rows: no resize was needed
