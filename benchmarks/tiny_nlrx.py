@@ -62,8 +62,8 @@ def datasets(requested: list[str], train_size, eval_size):
         if name == "generated":
             source, data_dir = "generated", None
         else:
-            data_dir = SHARED / "nl-rx"
-            if not (data_dir / "llm-jepa-split" / "synth_train.jsonl").is_file():
+            data_dir = SHARED
+            if not (data_dir / "nl-rx" / "llm-jepa-split" / "synth_train.jsonl").is_file():
                 print(f"skipping the real split: {data_dir} not found")
                 continue
             source = "local"
