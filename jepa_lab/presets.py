@@ -144,4 +144,6 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
     else:
         choices = ["tiny", "small", *PAPER_MODELS]
         raise ValueError(f"unknown preset {name!r}; expected one of {choices}")
+    if overrides.get("dataset") == "gsm8k" and "max_new_tokens" not in overrides:
+        overrides["max_new_tokens"] = max(config.max_new_tokens, 160)  # worked solutions are long
     return replace(config, jepa=replace(config.jepa, **jepa_overrides), **overrides)
