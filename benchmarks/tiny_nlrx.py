@@ -37,6 +37,7 @@ import torch
 
 from jepa_lab.data import load_dataset
 from jepa_lab.experiment import paired_comparison
+from jepa_lab.history import History
 from jepa_lab.presets import preset
 from jepa_lab.train import train
 
@@ -91,18 +92,27 @@ class Study:
                 init=init,
                 jepa=replace(self.base.jepa, **{**jepa, **ntp_extra}),
             )
+            run_dir = self.out / f"{tag}-{arm}-seed{seed}"
+            identity = {"arm": arm, "config": config.with_arm(arm).to_dict()}
+            finished = _finished_history(run_dir, identity)
+            if finished is not None:  # an earlier invocation trained exactly this run
+                self.runs[key] = finished
+                return finished
             start = time.perf_counter()
-            result = train(
-                config,
-                self.out / f"{tag}-{arm}-seed{seed}",
-                arm,
-                overwrite=True,
-                progress=False,
-                data=self.data,
-            )
+            result = train(config, run_dir, arm, overwrite=True, progress=False, data=self.data)
             self.timings.setdefault(f"{tag}-{arm}", []).append(time.perf_counter() - start)
             self.runs[key] = result.history
         return self.runs[key]
+
+
+def _finished_history(run_dir: Path, identity: dict):
+    """The history of a completed run with exactly this identity, else None."""
+    run_file = run_dir / "run.json"
+    if not (run_file.is_file() and (run_dir / "final").is_dir()):
+        return None
+    if json.loads(run_file.read_text(encoding="utf-8")) != identity:
+        return None
+    return History(run_dir / "history.jsonl").read()
 
 
 def final(history: list[dict], key: str) -> float:
@@ -209,21 +219,19 @@ def main() -> None:
             "\nseconds per run (mean over seeds):",
             {k: round(float(np.mean(v)), 1) for k, v in timings.items()},
         )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(
-                {
-                    "sizes": {
-                        "train_size": base.train_size,
-                        "eval_size": base.eval_size,
-                        "epochs": base.epochs,
-                        "seeds": args.seeds,
-                    },
-                    **results,
-                },
-                f,
-                indent=2,
-            )
+        if args.json:  # after every dataset, so a long study leaves its figures as it goes
+            write_json(args.json, base, args.seeds, results)
+
+
+def write_json(path: str, base, seeds: list[int], results: dict) -> None:
+    sizes = {
+        "train_size": base.train_size,
+        "eval_size": base.eval_size,
+        "epochs": base.epochs,
+        "seeds": seeds,
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"sizes": sizes, **results}, f, indent=2)
 
 
 if __name__ == "__main__":
