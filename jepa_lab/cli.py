@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--quick", action="store_true", help="a few seconds: smoke-test sizes")
 
+    p = sub.add_parser(
+        "download", help="fetch a published dataset into the cache (SHA-256 checked)"
+    )
+    p.add_argument("dataset", choices=["nlrx", "nlrx-original", "gsm8k"])
+
     p = sub.add_parser("eval", help="evaluate a trained run's final model on held-out data")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--eval-size", type=int)
@@ -179,6 +184,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "download":
+        from .data import download_dataset
+
+        root = download_dataset(args.dataset)
+        print(f"{args.dataset}: cached under {root}")
+        return 0
     if args.command == "eval":
         return _eval(args)
     progress = not args.no_progress

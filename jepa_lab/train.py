@@ -421,6 +421,10 @@ def train(
         arm=arm,
         callbacks=callbacks,
     )
+    if not progress:  # no per-step log dicts printed either; the epoch records still are
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if trainer.args.should_save:
         final, tmp = run_dir / "final", run_dir / "final.tmp"

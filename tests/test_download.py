@@ -174,3 +174,17 @@ def test_real_bundles_verify_against_pinned_hashes(server, tmp_path, monkeypatch
     monkeypatch.setenv("JEPA_LAB_BASE_URL", server)
     monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
     assert len(load_dataset("gsm8k", "test", source="download")) == 1319
+
+
+@pytest.mark.skipif(not (SHARED / "gsm8k" / "test.jsonl").exists(), reason="shared data absent")
+def test_cli_download_fetches_into_the_cache(server, tmp_path, monkeypatch, capsys):
+    from jepa_lab.cli import main
+
+    Handler.files = {"/" + f.url_path: (SHARED / f.cache_path).read_bytes()
+                     for f in dl.FILES.values()}
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
+    monkeypatch.setenv("JEPA_LAB_BASE_URL", server)
+    assert main(["download", "gsm8k"]) == 0
+    assert f"cached under {tmp_path}" in capsys.readouterr().out
+    for name in ("train.jsonl", "test.jsonl"):
+        assert dl.sha256_of(tmp_path / "gsm8k" / name) == dl.FILES[f"gsm8k/{name[:-6]}"].sha256
