@@ -80,8 +80,9 @@ def _chunks(tokenizer, documents: list[str], seq_len: int) -> torch.Tensor:
 
 def pretrain_base(spec: BaseSpec, out_dir: Path, progress: bool = True) -> None:
     """Train the base with NTP on the corpus and save model + tokenizer to ``out_dir``."""
-    from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments
+    from transformers import LlamaForCausalLM, Trainer, TrainingArguments
 
+    from .build import tiny_llama_config
     from .tokenizer import train_tokenizer
 
     documents = base_corpus(spec)
@@ -89,15 +90,11 @@ def pretrain_base(spec: BaseSpec, out_dir: Path, progress: bool = True) -> None:
     rows = _chunks(tokenizer, documents, spec.seq_len)
     dataset = [{"input_ids": row, "labels": row} for row in rows]
     torch.manual_seed(spec.seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer) + MAX_PREDICTOR_TOKENS,  # room for any k without resizing
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.hidden_size * 3,
-        num_hidden_layers=spec.num_layers,
-        num_attention_heads=spec.num_heads,
-        num_key_value_heads=spec.num_heads,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
+    config = tiny_llama_config(
+        spec.hidden_size,
+        spec.num_layers,
+        spec.num_heads,
+        len(tokenizer) + MAX_PREDICTOR_TOKENS,  # room for any k without resizing
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

@@ -21,16 +21,20 @@ def load_examples(config: TrainConfig) -> tuple[list[Any], list[Any]]:
     return list(train), list(held_out)
 
 
-def tiny_llama_config(config: TrainConfig, vocab_size: int) -> LlamaConfig:
+def tiny_llama_config(
+    hidden_size: int, num_layers: int, num_heads: int, vocab_size: int, **extra: Any
+) -> LlamaConfig:
+    """The from-config Llama of the tiny and small presets (and of the pretrained base)."""
     return LlamaConfig(
         vocab_size=vocab_size,
-        hidden_size=config.hidden_size,
-        intermediate_size=config.hidden_size * 3,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_heads,
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 3,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
+        **extra,
     )
 
 
@@ -50,7 +54,12 @@ def build_jepa_model(config: TrainConfig, train_examples: list[Any]) -> JepaMode
             tokenizer = tokenizer_for(train_examples, vocab_size=config.vocab_size)
             torch.manual_seed(config.seed)
             model = LlamaForCausalLM._from_config(
-                tiny_llama_config(config, len(tokenizer) + jepa.k),
+                tiny_llama_config(
+                    config.hidden_size,
+                    config.num_layers,
+                    config.num_heads,
+                    len(tokenizer) + jepa.k,
+                ),
                 attn_implementation=config.attn_implementation,
             )
         model = model.float()
