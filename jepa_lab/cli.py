@@ -19,7 +19,7 @@ from typing import Any
 from .config import JepaConfig
 from .presets import PAPER_MODELS, TrainConfig, preset
 
-DEMO = dict(train_size=1500, eval_size=200, epochs=5)
+DEMO = dict(train_size=3000, eval_size=300, epochs=6)  # the sizes of benchmarks/tiny_nlrx.py
 QUICK_DEMO = dict(train_size=96, eval_size=16, epochs=1, batch_size=16, max_new_tokens=24)
 
 

@@ -421,11 +421,17 @@ def train(
         arm=arm,
         callbacks=callbacks,
     )
-    if not progress:  # no per-step log dicts printed either; the epoch records still are
+    if not progress:  # no per-step log dicts or save bars either; the epoch records still print
         from transformers.trainer_callback import PrinterCallback
+        from transformers.utils import logging as hf_logging
 
         trainer.remove_callback(PrinterCallback)
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        hf_logging.disable_progress_bar()
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        if not progress:
+            hf_logging.enable_progress_bar()
     if trainer.args.should_save:
         final, tmp = run_dir / "final", run_dir / "final.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
