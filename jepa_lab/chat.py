@@ -70,7 +70,8 @@ def _split(rendered: str, sentinels: list[str]) -> list[str]:
     return pieces
 
 
-def _special_ids(tokenizer) -> set[int]:
+def special_token_ids(tokenizer) -> set[int]:
+    """Ids of every special token: the named ones and added tokens flagged special."""
     ids = set(tokenizer.all_special_ids)
     for token_id, added in getattr(tokenizer, "added_tokens_decoder", {}).items():
         if getattr(added, "special", False):
@@ -116,7 +117,7 @@ def chat_pieces(
         code_rendered = render([{"role": "user", "content": _CODE}])
     code_before, code_after = _split(code_rendered, [_CODE])
 
-    special = _special_ids(tokenizer)
+    special = special_token_ids(tokenizer)
     eos_id = tokenizer.eos_token_id
     after_code_ids = _until_end_of_turn(ids(after_code), special, eos_id)
     return ChatPieces(

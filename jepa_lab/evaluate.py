@@ -99,7 +99,8 @@ def evaluate(
     text, pred, code = forced.pop("text"), forced.pop("pred"), forced.pop("code")
     metrics.update(forced)
     metrics["paired_cos"] = paired_cosine(pred, code)
-    metrics["random_cos"] = random_pair_cosine(pred, code, seed=0)
+    # a random pairing needs at least two pairs to shuffle
+    metrics["random_cos"] = random_pair_cosine(pred, code, seed=0) if len(code) > 1 else None
     metrics["text_code_paired_cos"] = paired_cosine(text, code)
     metrics["eff_rank_code"] = effective_rank(code)
     metrics["eff_rank_pred"] = effective_rank(pred)

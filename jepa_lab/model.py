@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from transformers.utils import ModelOutput
 
-from .chat import ChatPieces, chat_pieces
+from .chat import ChatPieces, chat_pieces, special_token_ids
 from .config import JepaConfig
 from .losses import jepa_distance, jepa_dropped, total_loss, variance_covariance_penalty
 from .masks import (
@@ -207,7 +207,7 @@ class JepaModel(torch.nn.Module):
         else:
             text_at = len(p.before_text) + len(pair.text) - 1
             if at_eot:  # the user turn ends at the first special token after its content
-                special = set(self.tokenizer.all_special_ids)
+                special = special_token_ids(self.tokenizer)
                 text_at += 1 + next((i for i, t in enumerate(p.between) if t in special), 0)
             layout.anchors["text"] = ("ntp", text_at)
             layout.anchors["pred"] = ("ntp", text_at)

@@ -17,7 +17,6 @@ checkpoints, resume, gradient accumulation, mixed precision, ``accelerate launch
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
@@ -439,8 +438,3 @@ def train(
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     return TrainResult(run_dir, history.read(), jm)
-
-
-def steps_per_epoch(config: TrainConfig, n_examples: int, world_size: int = 1) -> int:
-    per_step = config.batch_size * config.grad_accum * world_size
-    return max(math.ceil(n_examples / per_step), 1)

@@ -278,3 +278,14 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     b = load_file(str(tmp_path / "two" / "final" / "model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_evaluate_on_a_single_example_reports_no_random_pairing():
+    from jepa_lab.evaluate import evaluate
+
+    config = small_config()
+    train_examples, held_out = load_examples(config)
+    jm = build_jepa_model(config, train_examples)
+    metrics = evaluate(jm, held_out[:1], max_new_tokens=4, progress=False)
+    assert metrics["random_cos"] is None and len(metrics["predictions"]) == 1
+    assert -1.0 <= metrics["paired_cos"] <= 1.0
