@@ -395,11 +395,12 @@ def train(
 
     config = config.with_arm(arm)
     identity = {"arm": arm, "config": config.to_dict()}
+    # load (and so check) the data before anything is written: bad input leaves no run dir behind
+    train_examples, eval_examples = data if data is not None else load_examples(config)
     if int(os.environ.get("RANK", "0")) == 0:
         run_dir = prepare_run_dir(run_dir, identity, resume=resume, overwrite=overwrite)
     else:  # other data-parallel ranks wait for rank 0 to lay out (or refuse) the directory
         run_dir = _wait_for_run_dir(Path(run_dir), identity)
-    train_examples, eval_examples = data if data is not None else load_examples(config)
     jm = build_jepa_model(config, train_examples)
     history = History(run_dir / "history.jsonl")
     checkpoint = last_complete_checkpoint(run_dir) if resume else None
