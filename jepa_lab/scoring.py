@@ -1,9 +1,9 @@
 """Scoring for NL-RX (regex equivalence) and GSM8K (final numeric answer).
 
 NL-RX: a generated regex is right when it denotes the same language as the gold regex under
-dk.brics.automaton semantics (the library NL-RX was scored with), decided by comparing DFAs
-(see `jepa_lab.regex_dfa`). The LLM-JEPA reference code scores exact string match instead; both
-figures are reported by `score_nlrx`.
+dk.brics.automaton semantics (the library NL-RX was scored with), decided by comparing minimal
+DFAs under a deterministic work budget (see `jepa_lab.regex_automata`). The LLM-JEPA reference
+code scores exact string match instead; both figures are reported by `score_nlrx`.
 
 GSM8K: the final answer is the number after `#### ` (else the last number in the text), compared
 numerically after normalising commas, `$`, `%`, trailing `.0`, fractions and signs.
@@ -45,42 +45,62 @@ class Verdict:
         return {"equivalent": "1", "parse_error": "E"}.get(self.kind, "0")
 
 
-def _parse(role: str, text: object) -> regex_dfa.Node | Verdict:
-    """Parse one side, or return the Verdict that explains why it cannot be compared."""
+# What is stripped from both ends of a regex before it is compared. dk.brics' RegExp strips
+# nothing, and the original NL-RX evaluation (deep-regex's regexDFAEquals.py) removed only ASCII
+# spaces, the separators of its tokenised output, before calling dk.brics. Decoded model output
+# often ends with a newline or space, so we strip ASCII space, tab, CR and LF at the ends and
+# nothing else: str.strip() would also remove Unicode spaces (U+00A0, U+3000, ...) and control
+# characters such as \x1c-\x1f, which dk.brics reads as literal characters of the regex.
+_STRIPPED = " \t\r\n"
+
+
+def _compile(role: str, text: object) -> regex_dfa.Automaton | Verdict:
+    """Compile one side (cached), or return the Verdict that explains why it cannot be compared.
+
+    The length is checked before anything else, so an oversized text is never parsed.
+    """
     if not isinstance(text, str):
         return Verdict(False, "parse_error", f"{role} does not parse: expected str, got "
                        f"{type(text).__name__}")
+    text = text.strip(_STRIPPED)
+    if len(text) > regex_dfa.MAX_REGEX_CHARS:  # before the cache, which keys on the text
+        return Verdict(False, "bound", f"exceeds bound: {role}: {len(text)} characters > "
+                       f"{regex_dfa.MAX_REGEX_CHARS} (not parsed)")
     try:
-        return regex_dfa.parse_regex(text.strip())
+        return regex_dfa.compile_regex(text)
     except regex_dfa.RegexSyntaxError as err:
         return Verdict(False, "parse_error", f"{role} does not parse: {err}")
+    except regex_dfa.RegexTimeout:
+        return Verdict(False, "timeout", f"timeout: {role}: wall-clock ceiling "
+                       f"{regex_dfa.WALL_CLOCK_CEILING_S:g}s reached")
     except regex_dfa.RegexBoundError as err:
         return Verdict(False, "bound", f"exceeds bound: {role}: {err}")
+    except RecursionError:  # cannot happen within the AST depth cap; kept as a last guard
+        return Verdict(False, "bound", f"exceeds bound: {role}: recursion depth")
 
 
-def compare_regex(
-    gold: str, candidate: str, *, timeout_s: float = regex_dfa.DEFAULT_TIMEOUT_S
-) -> Verdict:
+def compare_regex(gold: str, candidate: str) -> Verdict:
     """Compare two dk.brics regexes by language. Never raises.
 
-    Surrounding whitespace is stripped from both (NL-RX regexes contain no spaces; decoded model
-    output often ends with one). Bounds: repeat counts <= regex_dfa.MAX_REPEAT, nesting and
-    size caps, <= regex_dfa.MAX_STATES states per automaton, and `timeout_s` of wall time.
+    ASCII whitespace (space, tab, CR, LF) at the ends is stripped from both; nothing else.
+    Deterministic: compiling each side and deciding equivalence each have a budget of work units
+    (regex_dfa.WORK_BUDGET), not of time, so the same pair gets the same verdict on any machine,
+    at any load, in any order. Texts over regex_dfa.MAX_REGEX_CHARS are rejected unparsed. Both
+    sides' outcomes are cached, "over budget" included.
     """
-    gold_ast = _parse("gold", gold)
-    if isinstance(gold_ast, Verdict):
-        return gold_ast
-    candidate_ast = _parse("candidate", candidate)
-    if isinstance(candidate_ast, Verdict):
-        return candidate_ast
+    gold_dfa = _compile("gold", gold)
+    if isinstance(gold_dfa, Verdict):
+        return gold_dfa
+    candidate_dfa = _compile("candidate", candidate)
+    if isinstance(candidate_dfa, Verdict):
+        return candidate_dfa
     try:
-        same = regex_dfa.equivalent_nodes(gold_ast, candidate_ast, timeout_s=timeout_s)
+        same = regex_dfa.equivalent(gold_dfa, candidate_dfa)
     except regex_dfa.RegexTimeout:
-        return Verdict(False, "timeout", "timeout")
+        return Verdict(False, "timeout", "timeout: comparison: wall-clock ceiling "
+                       f"{regex_dfa.WALL_CLOCK_CEILING_S:g}s reached")
     except regex_dfa.RegexBoundError as err:
-        return Verdict(False, "bound", f"exceeds bound: {err}")
-    except RecursionError:  # cannot happen within the AST depth cap; kept as a last guard
-        return Verdict(False, "bound", "exceeds bound: recursion depth")
+        return Verdict(False, "bound", f"exceeds bound: comparison: {err}")
     if same:
         return Verdict(True, "equivalent", "equivalent")
     return Verdict(False, "not_equivalent", "not equivalent")
@@ -95,8 +115,8 @@ def regex_equivalent(gold: str, candidate: str) -> bool:
 
 
 def regex_exact(gold: str, candidate: str) -> bool:
-    """Exact string match after stripping surrounding whitespace (the LLM-JEPA metric)."""
-    return isinstance(candidate, str) and gold.strip() == candidate.strip()
+    """Exact string match after stripping ASCII whitespace at the ends (the LLM-JEPA metric)."""
+    return isinstance(candidate, str) and gold.strip(_STRIPPED) == candidate.strip(_STRIPPED)
 
 
 def score_nlrx(golds: Sequence[str], candidates: Sequence[str]) -> dict:
