@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import JepaConfig
-from .presets import PAPER_MODELS, TrainConfig, preset
+from .presets import PRESET_NAMES, TrainConfig, preset
 
 DEMO = dict(train_size=3000, eval_size=300, epochs=6)  # the sizes of benchmarks/tiny_nlrx.py
 QUICK_DEMO = dict(train_size=96, eval_size=16, epochs=1, batch_size=16, max_new_tokens=24)
@@ -89,8 +89,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    presets = ["tiny", "small", *PAPER_MODELS]
-    parser.add_argument("--preset", default="tiny", choices=presets)
+    parser.add_argument("--preset", default="tiny", choices=PRESET_NAMES)
     parser.add_argument("--dataset", choices=["nlrx", "gsm8k"])
     parser.add_argument("--model", help="a hub name or local directory (overrides the preset's)")
     parser.add_argument("--init", choices=["random", "base"])

@@ -25,6 +25,31 @@ PAPER_MODELS = {
 }
 FROM_CONFIG = ("tiny", "small")
 
+# Model sizes of the scale curve (benchmarks/where_it_helps.py): (hidden, layers, heads, lr).
+# Width and depth grow together; the learning rate shrinks with width, as is usual for AdamW.
+# All share the tiny preset's 1,024-token BPE vocabulary so only the transformer grows.
+MODEL_SIZES = {
+    "tiny": (128, 2, 4, 2e-3),
+    "mini": (192, 3, 4, 1.5e-3),
+    "small": (256, 4, 4, 1e-3),
+    "medium": (384, 6, 6, 7e-4),
+}
+# Regimes of the study, each a preset: the small-data, many-epoch regime where the paper says
+# NTP overfits and LLM-JEPA does not (claim II), and the full NL-RX-SYNTH split per model size.
+# eval_size matches what the study measured; pass --eval-size 2000 for the whole test split.
+OVERFIT_SIZES = (250, 1000)
+REGIME_PRESETS = {
+    **{
+        f"overfit-{n}": dict(train_size=n, eval_size=200, epochs=30, size="tiny")
+        for n in OVERFIT_SIZES
+    },
+    **{
+        f"scale-{size}": dict(train_size=8000, eval_size=300, epochs=4, size=size)
+        for size in MODEL_SIZES
+    },
+}
+
+
 
 @dataclass
 class TrainConfig:
@@ -141,9 +166,24 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
             eval_batch_size=32,
             jepa=JepaConfig(k=1, lam=1.0),
         )
+    elif name in REGIME_PRESETS:
+        regime = dict(REGIME_PRESETS[name])
+        hidden, layers, heads, lr = MODEL_SIZES[regime.pop("size")]
+        config = TrainConfig(
+            preset=name,
+            hidden_size=hidden,
+            num_layers=layers,
+            num_heads=heads,
+            lr=lr,
+            jepa=JepaConfig(k=1, lam=1.0),
+            **regime,
+        )
     else:
-        choices = ["tiny", "small", *PAPER_MODELS]
+        choices = list(PRESET_NAMES)
         raise ValueError(f"unknown preset {name!r}; expected one of {choices}")
     if overrides.get("dataset") == "gsm8k" and "max_new_tokens" not in overrides:
         overrides["max_new_tokens"] = max(config.max_new_tokens, 160)  # worked solutions are long
     return replace(config, jepa=replace(config.jepa, **jepa_overrides), **overrides)
+
+
+PRESET_NAMES = ("tiny", "small", *REGIME_PRESETS, *PAPER_MODELS)

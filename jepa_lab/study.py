@@ -1,0 +1,247 @@
+"""Reading the "where does LLM-JEPA help?" study: its JSON as tables and figures.
+
+``benchmarks/where_it_helps.py`` writes one JSON file; each part (``overfit``, ``scale``,
+``base``, ``grid``) maps a point's name to an entry with, per arm, the held-out accuracy after
+every epoch of every seed (``ntp_per_epoch`` / ``jepa_per_epoch``: [seed][epoch]), the final-epoch
+statistics (``ntp_mean``, ``jepa_mean``, ``*_std``, ``p_value``: paired one-sided t-test of
+JEPA > NTP), the model's ``params`` and the collapse diagnostics of the JEPA arm after training
+(``paired_cos``, ``random_cos``, ``eff_rank_pred``). Notebook 06 and the benchmark's ``--figures``
+draw from it with the functions here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .experiment import paired_comparison
+from .plots import ARM_COLORS, curves_figure
+
+PARTS = ("overfit", "scale", "base", "grid")
+DIAGNOSTICS = ("paired_cos", "random_cos", "eff_rank_pred", "eff_rank_code")
+
+
+def load_study(path: str | os.PathLike) -> dict[str, Any]:
+    """The study JSON at ``path``, checked for the keys every entry must carry."""
+    path = Path(path)
+    try:
+        study = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from err
+    need = ("params", "ntp_mean", "jepa_mean", "ntp_per_epoch", "jepa_per_epoch", "p_value")
+    for part, points in study.items():
+        for name, entry in points.items():
+            if not isinstance(entry, Mapping):
+                continue  # e.g. grid["point"], the name of the grid's base point
+            missing = [k for k in need if k not in entry]
+            if missing:
+                raise ValueError(f"{path}: {part}.{name} lacks {missing}")
+    return study
+
+
+def entries(part: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The points of one part, without bookkeeping fields."""
+    return {name: e for name, e in part.items() if isinstance(e, Mapping)}
+
+
+def history_records(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entry's per-epoch accuracies as history records (what ``curves_figure`` draws)."""
+    seeds = entry.get("seeds") or list(range(len(entry["ntp_per_epoch"])))
+    records = []
+    for arm in ("ntp", "jepa"):
+        for seed, curve in zip(seeds, entry[f"{arm}_per_epoch"], strict=True):
+            records += [
+                {"arm": arm, "seed": seed, "epoch": i + 1, "eval_accuracy": acc}
+                for i, acc in enumerate(curve)
+            ]
+    return records
+
+
+def epoch_curves_figure(entry: Mapping[str, Any], title: str) -> go.Figure:
+    """Held-out accuracy after every epoch, mean ± 1 std over seeds, per arm."""
+    fig = curves_figure(history_records(entry), "eval_accuracy", title=title)
+    fig.update_layout(width=None, autosize=True)
+    return fig
+
+
+def paired_differences(entry: Mapping[str, Any]) -> np.ndarray:
+    """JEPA - NTP final accuracy, seed by seed."""
+    ntp = np.array([c[-1] for c in entry["ntp_per_epoch"]], dtype=float)
+    jepa = np.array([c[-1] for c in entry["jepa_per_epoch"]], dtype=float)
+    return jepa - ntp
+
+
+def gain_vs_params_figure(part: Mapping[str, Any], title: str) -> go.Figure:
+    """Final-epoch gain of LLM-JEPA over NTP (mean ± std of the paired differences) against the
+    model's parameter count, log-scaled; p-values in the hover."""
+    points = sorted(entries(part).items(), key=lambda kv: kv[1]["params"])
+    diffs = [paired_differences(e) for _, e in points]
+    fig = go.Figure(
+        go.Scatter(
+            x=[e["params"] for _, e in points],
+            y=[float(d.mean()) for d in diffs],
+            error_y={
+                "type": "data",
+                "array": [float(d.std(ddof=1)) if len(d) > 1 else 0.0 for d in diffs],
+                "visible": True,
+            },
+            mode="lines+markers+text",
+            text=[name for name, _ in points],
+            textposition="top center",
+            line={"color": ARM_COLORS["jepa"]},
+            customdata=[[e["p_value"], e["n_seeds"]] for _, e in points],
+            hovertemplate=(
+                "%{x:.3s} parameters<br>JEPA - NTP %{y:+.3f}<br>p = %{customdata[0]:.3g}"
+                " (%{customdata[1]} seeds)<extra></extra>"
+            ),
+            name="JEPA - NTP",
+        )
+    )
+    fig.add_hline(y=0, line={"color": "grey", "dash": "dot"})
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "parameters", "type": "log"},
+        yaxis_title="held-out accuracy gain (paired, mean ± std)",
+        autosize=True,
+        height=420,
+    )
+    return fig
+
+
+def collapse_vs_params_figure(part: Mapping[str, Any], title: str) -> go.Figure:
+    """Per size, both arms: effective rank of Pred(Enc(Text)), and the cosine gap between
+    matched and random (Pred, Code) pairs. Collapse is rank ~1 and gap ~0."""
+    points = sorted(entries(part).items(), key=lambda kv: kv[1]["params"])
+    params = [e["params"] for _, e in points]
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=("effective rank of Pred(Enc(Text))", "matched - random cos")
+    )
+    for arm, label in (("ntp", "NTP baseline"), ("jepa", "LLM-JEPA")):
+        rank = [e.get(f"{arm}_eff_rank_pred") for _, e in points]
+        gap = [
+            None
+            if e.get(f"{arm}_paired_cos") is None
+            else e[f"{arm}_paired_cos"] - e[f"{arm}_random_cos"]
+            for _, e in points
+        ]
+        style = {"color": ARM_COLORS[arm]}
+        fig.add_trace(
+            go.Scatter(x=params, y=rank, name=label, line=style, legendgroup=arm), row=1, col=1
+        )
+        fig.add_trace(
+            go.Scatter(x=params, y=gap, name=label, line=style, legendgroup=arm, showlegend=False),
+            row=1,
+            col=2,
+        )
+    fig.update_xaxes(type="log", title_text="parameters")
+    fig.update_layout(title=title, autosize=True, height=420)
+    return fig
+
+
+def _fmt_p(p: float | None) -> str:
+    return "n/a" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3g}"
+
+
+def markdown_table(part: Mapping[str, Any]) -> str:
+    """One row per point: sizes, both arms' final and peak accuracy, gain, p, collapse."""
+    rows = [
+        "| point | params | seeds | NTP final | JEPA final | JEPA - NTP | p | NTP peak / drop "
+        "| JEPA peak / drop | matched / random cos | eff. rank Pred |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, e in entries(part).items():
+        rows.append(
+            f"| {name} | {e['params'] / 1e6:.2f}M | {e['n_seeds']} "
+            f"| {e['ntp_mean']:.3f} ± {e['ntp_std']:.3f} "
+            f"| {e['jepa_mean']:.3f} ± {e['jepa_std']:.3f} "
+            f"| {e['jepa_mean'] - e['ntp_mean']:+.3f} | {_fmt_p(e['p_value'])} "
+            f"| {e['ntp_peak_mean']:.3f} / {e['ntp_drop_mean']:.3f} "
+            f"| {e['jepa_peak_mean']:.3f} / {e['jepa_drop_mean']:.3f} "
+            f"| {_num(e.get('paired_cos'))} / {_num(e.get('random_cos'))} "
+            f"| {_num(e.get('eff_rank_pred'), 1)} |"
+        )
+    return "\n".join(rows)
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def significant_points(study: Mapping[str, Any], alpha: float = 0.05, min_seeds: int = 5):
+    """(part, point) pairs where JEPA beats NTP: one-sided paired p < alpha over >= min_seeds."""
+    found = []
+    for part, points in study.items():
+        for name, e in entries(points).items():
+            p = e.get("p_value")
+            if p is not None and not math.isnan(p) and p < alpha and e["n_seeds"] >= min_seeds:
+                found.append((part, name))
+    return found
+
+
+def accuracies(record: dict[str, Any]) -> list[float]:
+    return [float(r.get("eval_accuracy") or 0.0) for r in record["history"]]
+
+
+def summarize_point(ntp: list[dict], jepa: list[dict], seeds: list[int]) -> dict[str, Any]:
+    """One point of the study from its runs' records (``{"history", "params", "cpu_seconds"}``
+    per seed and arm): the final-epoch paired comparison, peak / final / drop per seed, the
+    compute ratio and the collapse diagnostics after training."""
+    ntp_curves = [accuracies(r) for r in ntp]
+    jepa_curves = [accuracies(r) for r in jepa]
+    final = paired_comparison(
+        [c[-1] for c in ntp_curves], [c[-1] for c in jepa_curves], seeds, "eval_accuracy"
+    )
+    peak = paired_comparison(
+        [max(c) for c in ntp_curves], [max(c) for c in jepa_curves], seeds, "eval_accuracy"
+    )
+    entry: dict[str, Any] = {
+        "params": ntp[0]["params"],
+        "n_seeds": len(seeds),
+        "seeds": seeds,
+        "ntp_mean": final.ntp.mean,
+        "jepa_mean": final.jepa.mean,
+        "ntp_std": final.ntp.std,
+        "jepa_std": final.jepa.std,
+        "diff_mean": final.diff_mean,
+        "p_value": final.p_value,
+        "peak_p_value": peak.p_value,
+        "peak_diff_mean": peak.diff_mean,
+        "ntp_per_epoch": ntp_curves,
+        "jepa_per_epoch": jepa_curves,
+        "tokens_ratio": float(
+            np.mean([j["history"][-1]["tokens_seen"] for j in jepa])
+            / np.mean([n["history"][-1]["tokens_seen"] for n in ntp])
+        ),
+        "cpu_seconds_per_arm": {
+            "ntp": float(np.mean([r["cpu_seconds"] for r in ntp])),
+            "jepa": float(np.mean([r["cpu_seconds"] for r in jepa])),
+        },
+    }
+    for arm, curves in (("ntp", ntp_curves), ("jepa", jepa_curves)):
+        entry[f"{arm}_per_seed"] = [
+            {
+                "seed": s,
+                "peak": max(c),
+                "peak_epoch": int(np.argmax(c)) + 1,
+                "final": c[-1],
+                "drop": max(c) - c[-1],
+            }
+            for s, c in zip(seeds, curves, strict=True)
+        ]
+        entry[f"{arm}_peak_mean"] = float(np.mean([max(c) for c in curves]))
+        entry[f"{arm}_drop_mean"] = float(np.mean([max(c) - c[-1] for c in curves]))
+    for key in DIAGNOSTICS:
+        for arm, records in (("ntp", ntp), ("jepa", jepa)):
+            values = [r["history"][-1].get(key) for r in records]
+            values = [float(v) for v in values if v is not None]
+            entry[f"{arm}_{key}"] = float(np.mean(values)) if values else None
+        entry[key] = entry[f"jepa_{key}"]  # the issue's flat names: the JEPA arm's diagnostics
+    return entry

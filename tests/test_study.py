@@ -1,0 +1,161 @@
+"""The where-it-helps study: its statistics against hand computations, its presets, and the
+benchmark script end to end at smoke size (reusing finished runs across invocations)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from jepa_lab.presets import MODEL_SIZES, PRESET_NAMES, REGIME_PRESETS, preset
+from jepa_lab.study import (
+    collapse_vs_params_figure,
+    epoch_curves_figure,
+    gain_vs_params_figure,
+    history_records,
+    load_study,
+    markdown_table,
+    significant_points,
+    summarize_point,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _record(curve, params=1000, cpu=2.0, tokens=100, **diag):
+    history = [{"eval_accuracy": a, "tokens_seen": tokens * (i + 1)} for i, a in enumerate(curve)]
+    history[-1].update(diag)
+    return {"history": history, "params": params, "cpu_seconds": cpu}
+
+
+def test_summarize_point_matches_a_hand_computation():
+    ntp_curves = [[0.1, 0.5, 0.3], [0.2, 0.4, 0.35], [0.1, 0.45, 0.4]]
+    jepa_curves = [[0.1, 0.3, 0.5], [0.2, 0.3, 0.38], [0.1, 0.2, 0.41]]
+    ntp = [_record(c, paired_cos=0.1, random_cos=0.05, eff_rank_pred=30.0) for c in ntp_curves]
+    jepa = [
+        _record(c, tokens=150, paired_cos=0.99, random_cos=0.98, eff_rank_pred=1.5)
+        for c in jepa_curves
+    ]
+    entry = summarize_point(ntp, jepa, [0, 1, 2])
+    ntp_final, jepa_final = [0.3, 0.35, 0.4], [0.5, 0.38, 0.41]
+    assert entry["ntp_mean"] == pytest.approx(np.mean(ntp_final))
+    assert entry["jepa_std"] == pytest.approx(np.std(jepa_final, ddof=1))
+    expected_p = stats.ttest_rel(jepa_final, ntp_final, alternative="greater").pvalue
+    assert entry["p_value"] == pytest.approx(expected_p)
+    # peak, epoch of the peak and peak-to-final drop, seed by seed
+    assert [s["peak"] for s in entry["ntp_per_seed"]] == [0.5, 0.4, 0.45]
+    assert [s["peak_epoch"] for s in entry["ntp_per_seed"]] == [2, 2, 2]
+    assert [s["drop"] for s in entry["ntp_per_seed"]] == pytest.approx([0.2, 0.05, 0.05])
+    assert entry["jepa_drop_mean"] == pytest.approx(0.0)
+    assert entry["tokens_ratio"] == pytest.approx(1.5)
+    assert entry["paired_cos"] == pytest.approx(0.99)  # the flat names are the JEPA arm's
+    assert entry["ntp_eff_rank_pred"] == pytest.approx(30.0)
+    assert entry["n_seeds"] == 3 and entry["params"] == 1000
+
+
+def _study():
+    def point(params, gain, n=3):
+        ntp = [_record([0.2, 0.3 + 0.01 * s], params=params) for s in range(n)]
+        jepa = [
+            _record([0.2, 0.3 + 0.01 * s + gain + 0.002 * s], params=params, eff_rank_pred=2.0)
+            for s in range(n)
+        ]
+        return summarize_point(ntp, jepa, list(range(n)))
+
+    return {
+        "scale": {"tiny": point(4e5, -0.05), "mini": point(1.4e6, 0.0), "small": point(3e6, 0.04)},
+        "grid": {"point": "overfit-250-random", "lam1-k1": point(4e5, 0.05, n=5)},
+    }
+
+
+def test_figures_and_tables_draw_what_the_study_holds(tmp_path):
+    study = _study()
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(study))
+    loaded = load_study(path)
+    fig = gain_vs_params_figure(loaded["scale"], "gain")
+    gains = list(fig.data[0].y)
+    assert gains == pytest.approx([-0.05 + 0.002, 0.002, 0.04 + 0.002])  # sorted by params
+    assert list(fig.data[0].x) == [4e5, 1.4e6, 3e6]
+    collapse = collapse_vs_params_figure(loaded["scale"], "collapse")
+    assert {t.name for t in collapse.data} == {"NTP baseline", "LLM-JEPA"}
+    records = history_records(loaded["scale"]["tiny"])
+    assert len(records) == 2 * 3 * 2  # arms x seeds x epochs
+    curves = epoch_curves_figure(loaded["scale"]["tiny"], "curves")
+    assert len(curves.data) == 4  # a band and a mean line per arm
+    table = markdown_table(loaded["scale"])
+    assert table.count("\n") == 2 + 3 - 1 and "| tiny | 0.40M | 3 |" in table
+    assert significant_points(loaded) == [("grid", "lam1-k1")]  # 5 seeds, consistent gain
+
+
+def test_load_study_names_the_point_that_is_incomplete(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"scale": {"tiny": {"params": 1}}}))
+    with pytest.raises(ValueError, match=r"scale\.tiny lacks \['ntp_mean'"):
+        load_study(path)
+    path.write_text('{"scale": ')
+    with pytest.raises(ValueError, match="bad.json:1: not valid JSON"):
+        load_study(path)
+
+
+def test_regime_presets_grow_width_and_depth_together():
+    for name in REGIME_PRESETS:
+        assert name in PRESET_NAMES
+    sizes = [preset(f"scale-{s}") for s in MODEL_SIZES]
+    assert all(a.hidden_size < b.hidden_size for a, b in zip(sizes, sizes[1:], strict=False))
+    assert all(a.num_layers < b.num_layers for a, b in zip(sizes, sizes[1:], strict=False))
+    assert all(c.train_size == 8000 for c in sizes)
+    overfit = preset("overfit-250", init="base")
+    assert (overfit.train_size, overfit.epochs, overfit.init) == (250, 30, "base")
+
+
+def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "where_it_helps.py"),
+        "--generated",
+        "--parts", "overfit", "grid",
+        "--overfit-sizes", "250",
+        "--inits", "random",
+        "--seeds", "0", "1",
+        "--grid-lams", "1", "--grid-ks", "0", "1", "--grid-infonce-lams", "0.5",
+        "--loss-dropouts", "0.5",
+        "--epochs", "2", "--train-size", "24", "--eval-size", "4",
+        "--out", str(tmp_path / "runs"),
+        "--json", str(tmp_path / "where.json"),
+        "--figures", str(tmp_path / "figures"),
+    ]  # fmt: skip
+    first = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+    assert first.returncode == 0, first.stderr[-3000:]
+    study = load_study(tmp_path / "where.json")
+    entry = study["overfit"]["overfit-250-random"]
+    for key in ("params", "ntp_mean", "jepa_mean", "ntp_std", "jepa_std", "n_seeds",
+                "p_value", "paired_cos", "random_cos", "eff_rank_pred"):  # fmt: skip
+        assert key in entry
+    assert len(entry["ntp_per_epoch"]) == 2 and len(entry["ntp_per_epoch"][0]) == 2
+    assert study["grid"]["point"] == "overfit-250-random"
+    assert (tmp_path / "figures" / "overfit-overfit-250-random-curves.html").is_file()
+    trained = len(list((tmp_path / "runs" / "runs").glob("*.json")))
+    # the grid's NTP baseline is the point's own: one NTP run per seed for the whole grid
+    ntp_runs = [
+        json.loads(p.read_text())["arm"] for p in (tmp_path / "runs" / "runs").glob("*.json")
+    ].count("ntp")
+    assert ntp_runs == 2
+    second = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "done " not in second.stdout  # nothing trained again
+    assert len(list((tmp_path / "runs" / "runs").glob("*.json"))) == trained
+    assert load_study(tmp_path / "where.json") == study
+    assert not math.isnan(entry["tokens_ratio"])
+
+
+def _env():
+    import os
+
+    return dict(os.environ)
