@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,13 @@ class History:
         """Add one record; a crash leaves either the old file or the new one, never half."""
         self._write(self.read() + [record])
 
-    def truncate_after(self, epoch: float) -> None:
-        """Drop records past ``epoch`` (work a resumed run is about to redo)."""
+    def keep(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
+        """Keep only the records ``predicate`` accepts (one atomic rewrite, if any is dropped)."""
         records = self.read()
-        kept = [r for r in records if float(r.get("epoch", 0.0)) <= epoch + 1e-9]
+        kept = [r for r in records if predicate(r)]
         if len(kept) != len(records):
             self._write(kept)
+
+    def truncate_after(self, epoch: float) -> None:
+        """Drop records past ``epoch`` (work a resumed run is about to redo)."""
+        self.keep(lambda r: float(r.get("epoch", 0.0)) <= epoch + 1e-9)

@@ -1,6 +1,7 @@
 """Training: reproducible seeds, identical arms, resume after SIGKILL, NaN stop, run-dir safety,
 and data-parallel training equal to one process."""
 
+import json
 import math
 import os
 import socket
@@ -126,12 +127,18 @@ def test_run_directory_is_never_silently_overwritten(tmp_path):
         prepare_run_dir(tmp_path / "r", {"arm": "jepa", "config": {"lr": 2}}, True, False)
     prepare_run_dir(tmp_path / "r", identity, resume=True, overwrite=False)  # same run: fine
     (tmp_path / "r" / "keep.txt").write_text("x")
+    (tmp_path / "r" / "history.jsonl").write_text('{"epoch": 1}\n')
     prepare_run_dir(tmp_path / "r", {"arm": "ntp", "config": {}}, resume=False, overwrite=True)
-    assert not (tmp_path / "r" / "keep.txt").exists()
+    assert (tmp_path / "r" / "keep.txt").read_text() == "x"  # not jepa-lab's: kept
+    assert not (tmp_path / "r" / "history.jsonl").exists()  # jepa-lab's: replaced
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["arm"] == "ntp"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(RunDirectoryError, match="not empty"):
         prepare_run_dir(tmp_path / "other", identity, resume=False, overwrite=False)
+    with pytest.raises(RunDirectoryError, match="holds no jepa-lab run.*only replaces"):
+        prepare_run_dir(tmp_path / "other", identity, resume=False, overwrite=True)
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
 def test_history_appends_and_truncates(tmp_path):
