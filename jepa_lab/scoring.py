@@ -54,20 +54,23 @@ class Verdict:
 _STRIPPED = " \t\r\n"
 
 
-def _compile(role: str, text: object) -> regex_dfa.Automaton | Verdict:
-    """Compile one side (cached), or return the Verdict that explains why it cannot be compared.
-
-    The length is checked before anything else, so an oversized text is never parsed.
-    """
+def _prepare(role: str, text: object) -> str | Verdict:
+    """The text to compare, or the Verdict that explains why there is none. Runs before any
+    parsing or caching, so an oversized text costs a length check."""
     if not isinstance(text, str):
         return Verdict(False, "parse_error", f"{role} does not parse: expected str, got "
                        f"{type(text).__name__}")
     text = text.strip(_STRIPPED)
-    if len(text) > regex_dfa.MAX_REGEX_CHARS:  # before the cache, which keys on the text
+    if len(text) > regex_dfa.MAX_REGEX_CHARS:
         return Verdict(False, "bound", f"exceeds bound: {role}: {len(text)} characters > "
                        f"{regex_dfa.MAX_REGEX_CHARS} (not parsed)")
+    return text
+
+
+def _compile(role: str, text: str, parse_only: bool = False) -> object:  # Automaton/Node/Verdict
+    """The automaton of one side (cached), or the Verdict that explains why there is none."""
     try:
-        return regex_dfa.compile_regex(text)
+        return regex_dfa.parse_regex(text) if parse_only else regex_dfa.compile_regex(text)
     except regex_dfa.RegexSyntaxError as err:
         return Verdict(False, "parse_error", f"{role} does not parse: {err}")
     except regex_dfa.RegexTimeout:
@@ -86,12 +89,21 @@ def compare_regex(gold: str, candidate: str) -> Verdict:
     Deterministic: compiling each side and deciding equivalence each have a budget of work units
     (regex_dfa.WORK_BUDGET), not of time, so the same pair gets the same verdict on any machine,
     at any load, in any order. Texts over regex_dfa.MAX_REGEX_CHARS are rejected unparsed. Both
-    sides' outcomes are cached, "over budget" included.
+    sides' outcomes are cached, "over budget" included. A candidate identical to a gold that
+    parses is equivalent without compiling (as in the original evaluation, which compared the
+    strings first).
     """
-    gold_dfa = _compile("gold", gold)
+    gold_text, candidate_text = _prepare("gold", gold), _prepare("candidate", candidate)
+    for prepared in (gold_text, candidate_text):
+        if isinstance(prepared, Verdict):
+            return prepared
+    if gold_text == candidate_text:
+        parsed = _compile("gold", gold_text, parse_only=True)
+        return parsed if isinstance(parsed, Verdict) else Verdict(True, "equivalent", "equivalent")
+    gold_dfa = _compile("gold", gold_text)
     if isinstance(gold_dfa, Verdict):
         return gold_dfa
-    candidate_dfa = _compile("candidate", candidate)
+    candidate_dfa = _compile("candidate", candidate_text)
     if isinstance(candidate_dfa, Verdict):
         return candidate_dfa
     try:
