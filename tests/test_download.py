@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """Serves `files` (url path -> bytes) with Range support; `mode` can corrupt or drop."""
 
     files: dict[str, bytes] = {}
-    mode = "ok"  # "ok" | "corrupt" | "drop-once"
+    mode = "ok"  # "ok" | "corrupt" | "drop-once" | "trickle"
     log: list[tuple[str, str | None]] = []
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
@@ -50,6 +51,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rest = body[start:]
         self.send_header("Content-Length", str(len(rest)))
         self.end_headers()
+        if self.mode == "trickle":  # a byte every 20 ms: each read succeeds, the whole never ends
+            for i in range(len(rest)):
+                try:
+                    self.wfile.write(rest[i : i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.02)
+            return
         if self.mode == "drop-once":
             type(self).mode = "ok"
             self.wfile.write(rest[: len(rest) // 3])  # then the connection closes early
@@ -188,3 +198,79 @@ def test_cli_download_fetches_into_the_cache(server, tmp_path, monkeypatch, caps
     assert f"cached under {tmp_path}" in capsys.readouterr().out
     for name in ("train.jsonl", "test.jsonl"):
         assert dl.sha256_of(tmp_path / "gsm8k" / name) == dl.FILES[f"gsm8k/{name[:-6]}"].sha256
+
+
+def test_trickling_server_is_cut_at_the_total_deadline(server, remote, tmp_path):
+    """Every socket read succeeds (a byte each 20 ms), so only a total deadline stops it:
+    timeout=1 with 2 retries must end in about a second, not after the whole payload."""
+    Handler.mode = "trickle"
+    start = time.monotonic()
+    with pytest.raises(dl.DownloadError, match=r"not finished within the 1 s timeout") as info:
+        dl.fetch("test/sample", cache=tmp_path, base=server, timeout=1, retries=2)
+    elapsed = time.monotonic() - start
+    assert elapsed < 2.5, f"held for {elapsed:.1f} s with timeout=1"
+    assert info.value.deadline and "kept" in str(info.value)
+    part = tmp_path / "sample" / "sample.txt.part"
+    assert 0 < part.stat().st_size < len(PAYLOAD)  # what arrived is kept for a later resume
+    assert len(Handler.log) == 1  # no retry once the deadline is spent
+
+
+@pytest.mark.parametrize("base", ["htp//mirror", "not a url", "http://[::1", "ftp://host/x",
+                                  "http://"])
+def test_malformed_base_url_is_a_download_error(remote, tmp_path, base):
+    with pytest.raises(dl.DownloadError, match="base URL") as info:
+        dl.fetch("test/sample", cache=tmp_path, base=base, timeout=2, retries=0)
+    assert repr(base) in str(info.value) and "http(s)://host" in str(info.value)
+    assert not (tmp_path / "sample").exists()  # nothing written for a URL that cannot work
+
+
+def test_tampered_cache_file_is_detected_and_fetched_again(server, remote, tmp_path):
+    path = dl.fetch("test/sample", cache=tmp_path, base=server, timeout=5)
+    path.write_bytes(PAYLOAD[:-5] + b"EVIL\n")  # changed after download: size and hash differ
+    with pytest.warns(UserWarning, match="does not match its pinned sha256"):
+        again = dl.fetch("test/sample", cache=tmp_path, base=server, timeout=5)
+    assert again.read_bytes() == PAYLOAD
+    assert Handler.log[-1] == ("/" + remote.url_path, None)  # a fresh, whole download
+
+
+def test_same_size_tamper_is_caught_by_the_hash(remote, tmp_path):
+    dl._verified.clear()  # a new process: nothing verified yet
+    path = tmp_path / remote.cache_path
+    path.parent.mkdir(parents=True)
+    path.write_bytes(PAYLOAD.replace(b"dog", b"cat", 1))  # same size, different bytes
+    with pytest.raises(dl.ChecksumError, match=str(path)):
+        dl.verify_cached(path, remote)
+
+
+def test_cached_file_is_hashed_once_per_process(server, remote, tmp_path, monkeypatch):
+    path = dl.fetch("test/sample", cache=tmp_path, base=server, timeout=5)
+    dl._verified.clear()  # as if a new process started with the file already cached
+    hashed = []
+    real = dl.sha256_of
+    monkeypatch.setattr(dl, "sha256_of", lambda p: hashed.append(p) or real(p))
+    for _ in range(3):
+        assert dl.fetch("test/sample", cache=tmp_path, base=server, timeout=5) == path
+    assert hashed == [path]
+    os.utime(path, ns=(1, 1))  # touched since: hash it again
+    dl.fetch("test/sample", cache=tmp_path, base=server, timeout=5)
+    assert len(hashed) == 2
+
+
+def test_loaders_refuse_a_changed_file_in_the_download_cache(monkeypatch, tmp_path):
+    """load_dataset reads the cache without the network; a cached file that no longer has its
+    pinned hash is an error naming the file, not silently different data."""
+    from jepa_lab.data import load_dataset
+
+    remote = dl.FILES["gsm8k/test"]
+    path = tmp_path / remote.cache_path
+    path.parent.mkdir(parents=True)
+    path.write_text('{"question": "Q?", "answer": "#### 1"}\n', encoding="utf-8")
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
+    monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+    with pytest.raises(dl.ChecksumError, match=rf"cached file {path} does not match"):
+        load_dataset("gsm8k", "test")
+    # the same bytes as the user's own copy (data_dir) are read as they are
+    mine = tmp_path / "mine" / remote.cache_path
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(path.read_bytes())
+    assert len(load_dataset("gsm8k", "test", data_dir=tmp_path / "mine")) == 1

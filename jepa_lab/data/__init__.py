@@ -18,6 +18,7 @@ from jepa_lab.data.download import (
     DownloadError,
     cache_dir,
     fetch,
+    verify_cached,
 )
 from jepa_lab.data.download import download as download_dataset
 from jepa_lab.data.errors import DataFormatError, Dataset
@@ -64,8 +65,19 @@ def local_path(name: str, split: str = "train", variant: str = "llm-jepa",
     roots = [data_dir, os.environ.get("JEPA_LAB_DATA_DIR"), cache_dir()]
     for root in roots:
         if root and (Path(root) / rel).exists():
+            if Path(root) == cache_dir():
+                _verify_cache(Path(root), rel.parent)
             return Path(root) / rel
     return None
+
+
+def _verify_cache(root: Path, folder: Path) -> None:
+    """The download cache holds only hash-checked files; one changed since is a ChecksumError
+    (your own copies, in data_dir or $JEPA_LAB_DATA_DIR, are read as they are)."""
+    for remote in FILES.values():
+        path = root / remote.cache_path
+        if Path(remote.cache_path).parent == folder and path.exists():
+            verify_cached(path, remote)
 
 
 def _load_real(name: str, split: str, variant: str, path: Path, seed: int, on_error: str,

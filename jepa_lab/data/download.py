@@ -2,6 +2,10 @@
 
 Resume-safe: bytes land in `<file>.part`; a later call continues it with an HTTP Range request.
 Atomic: the file appears under its real name (os.replace) only after its hash matched.
+Bounded: `timeout` is a total deadline for a file (retries included), not a per-read limit, so
+a server trickling bytes cannot hold a call for longer.
+Verified: a cached file is hashed again once per process (and whenever its size or mtime
+changes) before it is trusted.
 Only urllib is used. Nothing here runs unless asked: the loaders never touch the network.
 """
 
@@ -10,13 +14,18 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 CHUNK = 1 << 16
+DEFAULT_TIMEOUT = 120.0  # seconds for one file, all retries included
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,13 @@ class ChecksumError(ValueError):
 
 
 class DownloadError(ConnectionError):
-    """The transfer failed; any bytes received are kept in the .part file for the next call."""
+    """The transfer failed; any bytes received are kept in the .part file for the next call.
+
+    ``deadline`` is True when the total timeout ran out (retrying then cannot help)."""
+
+    def __init__(self, message: str, deadline: bool = False):
+        super().__init__(message)
+        self.deadline = deadline
 
 
 def cache_dir() -> Path:
@@ -88,73 +103,155 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _transfer(url: str, part: Path, timeout: float) -> None:
-    """Append the rest of `url` to `part` (Range from its current size); raise DownloadError on
-    a failed or short transfer, keeping what arrived."""
+# Cached files whose hash matched in this process, with the (size, mtime) they had then.
+_verified: dict[Path, tuple[int, int]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def verify_cached(path: str | Path, remote: RemoteFile) -> Path:
+    """``path`` if its SHA-256 is ``remote``'s pinned one, else ChecksumError naming the file.
+
+    Hashes once per process; later calls only compare size and mtime with the verified ones.
+    """
+    path = Path(path)
+    key = path.resolve()
+    if remote.sha256 is None or _verified.get(key) == _signature(path):
+        return path  # an unpinned file has nothing to be checked against
+    got = sha256_of(path)
+    if got != remote.sha256:
+        raise ChecksumError(
+            f"cached file {path} does not match its pinned sha256 (expected {remote.sha256}, "
+            f"got {got}): it changed after it was downloaded; delete it and download again "
+            "(jepa-lab download <dataset>)")
+    _verified[key] = _signature(path)
+    return path
+
+
+def _full_url(base: str, remote: RemoteFile) -> str:
+    """``base``/``remote.url_path``; a base that is not an http(s) URL is a DownloadError."""
+    try:
+        parts = urllib.parse.urlsplit(base)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        ok = False
+    if not ok:
+        raise DownloadError(f"base URL {base!r} (from base= or $JEPA_LAB_BASE_URL): expected "
+                            "http(s)://host[/path], e.g. https://raw.githubusercontent.com")
+    return f"{base.rstrip('/')}/{remote.url_path}"
+
+
+def _left(deadline: float, url: str, part: Path, total: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        got = part.stat().st_size if part.exists() else 0
+        raise DownloadError(f"{url}: not finished within the {total:g} s timeout ({got} bytes "
+                            f"so far); kept {part} to resume", deadline=True)
+    return left
+
+
+def _socket_of(response) -> socket.socket | None:
+    """The response's socket, so each read can wait only for the time left (urllib exposes
+    no public handle; None just falls back to the per-read timeout given at connect)."""
+    raw = getattr(getattr(response, "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _transfer(url: str, part: Path, deadline: float, total: float) -> None:
+    """Append the rest of `url` to `part` (Range from its current size) before ``deadline``
+    (time.monotonic); raise DownloadError on a failed, short or late transfer, keeping what
+    arrived."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "jepa-lab"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = urllib.request.urlopen(request, timeout=_left(deadline, url, part, total))
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:  # nothing left to fetch: the .part is already whole
             return
         raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from e
-    except (urllib.error.URLError, OSError) as e:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
         raise DownloadError(f"{url}: {getattr(e, 'reason', e)}") from e
     with response:
         resumed = have and response.status == 206
         expected = response.headers.get("Content-Length")
+        sock = _socket_of(response)
         got = 0
         with open(part, "ab" if resumed else "wb") as out:
             try:
-                while block := response.read(CHUNK):
+                while True:
+                    if sock is not None:
+                        sock.settimeout(_left(deadline, url, part, total))
+                    block = response.read1(CHUNK)  # one socket read: never waits for a full CHUNK
+                    if not block:
+                        break
                     out.write(block)
                     got += len(block)
+                    out.flush()
+                    _left(deadline, url, part, total)
             except (http.client.IncompleteRead, OSError) as e:
-                raise DownloadError(f"{url}: connection dropped after {got} bytes; "
-                                    f"kept {part} to resume") from e
+                late = isinstance(e, TimeoutError) or time.monotonic() >= deadline
+                what = f"not finished within the {total:g} s timeout" if late else \
+                    "connection dropped"
+                raise DownloadError(f"{url}: {what} after {got} bytes; kept {part} to resume",
+                                    deadline=late) from e
         if expected is not None and got < int(expected):
             raise DownloadError(f"{url}: got {got} of {expected} bytes; kept {part} to resume")
 
 
 def fetch(name: str, cache: str | Path | None = None, base: str | None = None,
-          timeout: float = 30.0, retries: int = 2) -> Path:
+          timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Path:
     """Path of the verified cached copy of FILES[name], downloading it if needed.
 
-    A cached file is trusted (it was hash-checked before it got its name). A failed transfer is
-    retried `retries` times, resuming from the .part file.
+    A cached file is checked against its pinned hash (once per process); one that fails is
+    replaced by a fresh download, with a warning. ``timeout`` bounds the whole call, retries
+    included. A failed transfer is retried `retries` times, resuming from the .part file.
     """
     if name not in FILES:
         raise KeyError(f"unknown file {name!r}; known: {sorted(FILES)}")
+    if not timeout > 0:
+        raise ValueError(f"timeout={timeout!r}: expected a positive number of seconds")
+    deadline = time.monotonic() + timeout
     remote = FILES[name]
     target = Path(cache or cache_dir()) / remote.cache_path
     if target.exists():
-        return target
+        try:
+            return verify_cached(target, remote)
+        except ChecksumError as err:
+            warnings.warn(f"{err}; downloading it again", stacklevel=2)
+            target.unlink()
+    url = _full_url(base or base_url(), remote)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
-    url = f"{(base or base_url()).rstrip('/')}/{remote.url_path}"
     for attempt in range(retries + 1):
         try:
-            _transfer(url, part, timeout)
+            _transfer(url, part, deadline, timeout)
             break
-        except DownloadError:
-            if attempt == retries:
+        except DownloadError as err:
+            if attempt == retries or err.deadline:
                 raise
     got = sha256_of(part)
-    if got != remote.sha256:
+    if remote.sha256 is None:
+        warnings.warn(f"{url}: no pinned sha256 for {name!r}, so it is unchecked; it has sha256 "
+                      f"{got} (pin that in FILES once the file is known good)", stacklevel=2)
+    elif got != remote.sha256:
         part.unlink()
         raise ChecksumError(f"checksum mismatch for {url}: expected sha256 {remote.sha256}, "
                             f"got {got}; the download was deleted")
     os.replace(part, target)
+    _verified[target.resolve()] = _signature(target)
     return target
 
 
 def download(dataset: str, cache: str | Path | None = None, base: str | None = None,
-             timeout: float = 30.0, retries: int = 2) -> Path:
-    """Fetch every file of `dataset` ('nlrx', 'nlrx-original', 'gsm8k'); return the cache root,
-    which load_dataset(..., data_dir=root) reads."""
+             timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Path:
+    """Fetch every file of `dataset` (a key of BUNDLES); return the cache root, which
+    load_dataset(..., data_dir=root) reads. ``timeout`` bounds each file."""
     if dataset not in BUNDLES:
         raise KeyError(f"unknown dataset {dataset!r}; known: {sorted(BUNDLES)}")
     for name in BUNDLES[dataset]:
