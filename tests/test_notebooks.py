@@ -1,8 +1,10 @@
 """Every notebook under notebooks/ is committed clean and runs top to bottom in smoke mode.
 
 Picked up automatically: any ``*.ipynb`` added under notebooks/ is checked and executed.
-Unsolved exercises (``notebooks/exercises/*.ipynb``) are executed too, but their check cells
-must report NOT IMPLEMENTED (never PASS); their solutions (``exercises/solutions/``) must PASS.
+Exercises (``notebooks/exercises/*.ipynb``) are the student notebooks otter-grader generates from
+the sources in ``notebooks/assignments/`` (tests/test_grading.py checks they are up to date and
+grades them); here they must run end to end unsolved, every ``grader.check`` reporting the
+missing answer (never a pass).
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 EXERCISE_DIR = NOTEBOOK_DIR / "exercises"
-SOLUTION_DIR = EXERCISE_DIR / "solutions"
+ASSIGNMENT_DIR = NOTEBOOK_DIR / "assignments"  # otter-assign sources: solutions and tests
 GITHUB = "jepa-lab/jepa-lab"
 CELL_TIMEOUT_S = 120  # one cell; a smoke run of a whole notebook takes seconds
 NOTEBOOK_TIMEOUT_S = 300
 
-NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(
+    p
+    for p in NOTEBOOK_DIR.rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts and ASSIGNMENT_DIR not in p.parents
+)
+SOURCES = sorted(ASSIGNMENT_DIR.glob("*.ipynb"))
 EXERCISES = [p for p in NOTEBOOKS if p.parent == EXERCISE_DIR]
 RUNNABLE = [p for p in NOTEBOOKS if p not in EXERCISES]
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -87,7 +94,7 @@ def test_notebooks_exist():
     assert EXERCISES, "no exercises under notebooks/exercises/"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOURCES, ids=_id)
 def test_committed_without_outputs(path: Path):
     nb = _read(path)
     nbformat.validate(nb)
@@ -133,23 +140,14 @@ def test_colab_install_then_parameters_cell(path: Path):
     assert code.index(params[0]) == 1, f"{_id(path)}: parameters should be the second code cell"
 
 
-@pytest.mark.parametrize("path", EXERCISES, ids=_id)
-def test_exercise_matches_its_solution(path: Path):
-    """The solution is the exercise with its TODO cells filled in, and nothing else changed."""
-    solution = SOLUTION_DIR / path.name
-    assert solution.is_file(), f"{_id(path)}: no solution at {solution.relative_to(ROOT)}"
-    ex, sol = _read(path).cells, _read(solution).cells
-    assert len(ex) == len(sol), f"{path.name}: exercise and solution differ in cell count"
-    todos = [i for i, c in enumerate(ex) if "todo" in _tags(c)]
-    checks = [i for i, c in enumerate(ex) if "check" in _tags(c)]
-    assert todos and checks, f"{path.name}: needs cells tagged 'todo' and 'check'"
-    for i, (a, b) in enumerate(zip(ex, sol, strict=True)):
-        assert _tags(a) == _tags(b), f"{path.name} cell {i}: tags differ"
-        if i in todos:
-            assert "NotImplementedError" in a.source, f"{path.name} cell {i}: TODO not open"
-            assert "NotImplementedError" not in b.source, f"{path.name} cell {i}: not solved"
-        elif i > 0:  # the title cell differs (solution banner, badge links)
-            assert a.source == b.source, f"{path.name} cell {i}: differs from the solution"
+def test_each_exercise_has_one_source():
+    """One source of truth: every student notebook is generated from a source of the same name."""
+    assert SOURCES, "no otter-assign sources under notebooks/assignments/"
+    assert [p.name for p in EXERCISES] == [p.name for p in SOURCES], (
+        "notebooks/exercises/ must hold exactly the student notebooks of notebooks/assignments/;"
+        " regenerate them with: python -m jepa_lab.grading assign notebooks/assignments/*.ipynb"
+        " dist --student-dir notebooks/exercises"
+    )
 
 
 # ----------------------------------------------------------------------------- execution
@@ -174,12 +172,14 @@ def test_unsolved_exercise_runs_and_reports_not_implemented(
 ):
     """A student gets a notebook that runs end to end, and every check says what is missing."""
     nb = _execute(path, monkeypatch)
-    checks = [c for c in nb.cells if "check" in _tags(c)]
+    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("grader.check(")]
+    assert checks, f"{_id(path)}: no grader.check cells"
     for cell in checks:
         out = _text_output(cell)
-        assert "NOT IMPLEMENTED" in out and "PASS" not in out, (
-            f"{_id(path)}: an unsolved check cell should report NOT IMPLEMENTED:\n{out}"
+        assert "Test case failed" in out and "NotImplementedError" in out, (
+            f"{_id(path)}: an unsolved check should fail on the missing answer:\n{out}"
         )
+        assert "All test cases passed" not in out, f"{_id(path)}: unsolved check passed:\n{out}"
 
 
 def test_smoke_flag_reaches_the_kernel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

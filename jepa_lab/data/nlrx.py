@@ -1,4 +1,9 @@
-"""NL-RX loaders: the original parallel files (src.txt/targ.txt) and the LLM-JEPA chat JSONL."""
+"""NL-RX loaders: the original parallel files (src.txt/targ.txt) and the LLM-JEPA chat JSONL.
+
+NL-RX has two corpora with the same kind of regexes: SYNTH (generated descriptions) and TURK
+(the same regexes described by Mechanical Turk workers). Records say which one they came from,
+in their id and source.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,41 @@ from jepa_lab.data.errors import DataFormatError, Dataset, ErrorPolicy, read_lin
 from jepa_lab.data.records import NLRX_SYSTEM_PROMPT, Example
 
 SPLITS = ("train", "test")
+CORPORA = ("synth", "turk")
+# Id prefix and source of each corpus's records; SYNTH keeps the labels it always had.
+_CHAT_LABELS = {"synth": ("nlrx-jepa", "nl-rx/llm-jepa-split"),
+                "turk": ("nlrx-jepa-turk", "nl-rx/llm-jepa-split/turk")}
+_ORIGINAL_LABELS = {"synth": ("nlrx-original", "nl-rx/original"),
+                    "turk": ("nlrx-turk", "nl-rx/original/NL-RX-Turk")}
+
+
+def _corpus(corpus: str | None, path: Path) -> str:
+    """The corpus asked for, else the one the file or folder name says (turk_train.jsonl,
+    NL-RX-Turk/), else SYNTH."""
+    if corpus is None:
+        return "turk" if "turk" in path.name.lower() else "synth"
+    if corpus not in CORPORA:
+        raise ValueError(f"corpus must be one of {CORPORA}, got {corpus!r}")
+    return corpus
 
 
 def load_nlrx_chat(path: str | Path, split: str | None = None,
-                   on_error: str = "raise") -> Dataset:
-    """Examples from an LLM-JEPA chat JSONL file, e.g. synth_train.jsonl (8,000 records)."""
+                   on_error: str = "raise", corpus: str | None = None) -> Dataset:
+    """Examples from an LLM-JEPA chat JSONL file, e.g. synth_train.jsonl (8,000 records).
+
+    corpus: 'synth' or 'turk'; by default 'turk' when the file name says so (turk_test.jsonl).
+    """
     path = Path(path)
     split = split or ("test" if "test" in path.stem else "train")
+    prefix, source = _CHAT_LABELS[_corpus(corpus, path)]
     policy, out = ErrorPolicy(on_error), []
     for lineno, item in iter_chat_jsonl(path):
         if isinstance(item, DataFormatError):
             policy.handle(item)
             continue
         system, text, code = item
-        out.append(Example(text=text, code=code, id=f"nlrx-jepa/{split}/{lineno - 1:05d}",
-                           source="nl-rx/llm-jepa-split", system=system))
+        out.append(Example(text=text, code=code, id=f"{prefix}/{split}/{lineno - 1:05d}",
+                           source=source, system=system))
     return policy.finish(out, str(path))
 
 
@@ -54,10 +79,13 @@ def read_parallel(src: str | Path, targ: str | Path,
 
 def load_nlrx_original(directory: str | Path, split: str = "train", seed: int = 0,
                        test_fraction: float = 0.2, on_error: str = "raise",
-                       system: str | None = NLRX_SYSTEM_PROMPT) -> Dataset:
-    """NL-RX-SYNTH as first published (src.txt/targ.txt, no split) with a seeded 80/20 split.
+                       system: str | None = NLRX_SYSTEM_PROMPT,
+                       corpus: str | None = None) -> Dataset:
+    """NL-RX-SYNTH or NL-RX-TURK as first published (src.txt/targ.txt, no split) with a seeded
+    80/20 split.
 
     The split shuffles line numbers with random.Random(seed), so it is the same on every machine.
+    corpus: 'synth' or 'turk'; by default 'turk' when the folder is named so (NL-RX-Turk).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -67,6 +95,7 @@ def load_nlrx_original(directory: str | Path, split: str = "train", seed: int = 
     random.Random(seed).shuffle(order)
     n_test = round(len(pairs) * test_fraction)
     chosen = sorted(order[:n_test] if split == "test" else order[n_test:])
-    out = [Example(text=pairs[i][1], code=pairs[i][2], id=f"nlrx-original/{pairs[i][0]:05d}",
-                   source="nl-rx/original", system=system) for i in chosen]
+    prefix, source = _ORIGINAL_LABELS[_corpus(corpus, directory)]
+    out = [Example(text=pairs[i][1], code=pairs[i][2], id=f"{prefix}/{pairs[i][0]:05d}",
+                   source=source, system=system) for i in chosen]
     return policy.finish(out, str(directory))
