@@ -164,7 +164,10 @@ def test_pinned_urls_are_the_published_ones():
            "synth_train.jsonl" in urls
     assert "https://raw.githubusercontent.com/openai/grade-school-math/master/" \
            "grade_school_math/data/test.jsonl" in urls
-    assert all(len(f.sha256) == 64 for f in dl.FILES.values())
+    assert all(len(f.sha256) == 64 for f in dl.FILES.values() if f.sha256 is not None)
+    # NL-RX-TURK's hashes are still to be pinned (no trusted copy was at hand); nothing else.
+    assert sorted(k for k, f in dl.FILES.items() if f.sha256 is None) == [
+        "nlrx-turk/src", "nlrx-turk/targ"]
 
 
 @pytest.mark.skipif(not (SHARED / "gsm8k" / "test.jsonl").exists(), reason="shared data absent")
@@ -172,12 +175,14 @@ def test_real_bundles_verify_against_pinned_hashes(server, tmp_path, monkeypatch
     """Serve the shared copies under their published paths: every pinned hash matches, and
     load_dataset(source='download') reads the result."""
     Handler.files = {"/" + f.url_path: (SHARED / f.cache_path).read_bytes()
-                     for f in dl.FILES.values()}
-    for bundle in dl.BUNDLES:
-        root = dl.download(bundle, cache=tmp_path, base=server, timeout=10)
-        assert root == tmp_path
+                     for f in dl.FILES.values() if (SHARED / f.cache_path).exists()}
+    for bundle, names in dl.BUNDLES.items():
+        if all(dl.FILES[name].sha256 for name in names):  # not the unpinned NL-RX-TURK
+            root = dl.download(bundle, cache=tmp_path, base=server, timeout=10)
+            assert root == tmp_path
     for f in dl.FILES.values():
-        assert dl.sha256_of(tmp_path / f.cache_path) == f.sha256
+        if f.sha256 is not None:
+            assert dl.sha256_of(tmp_path / f.cache_path) == f.sha256
     from jepa_lab.data import load_dataset
 
     monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
@@ -191,7 +196,7 @@ def test_cli_download_fetches_into_the_cache(server, tmp_path, monkeypatch, caps
     from jepa_lab.cli import main
 
     Handler.files = {"/" + f.url_path: (SHARED / f.cache_path).read_bytes()
-                     for f in dl.FILES.values()}
+                     for f in dl.FILES.values() if (SHARED / f.cache_path).exists()}
     monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
     monkeypatch.setenv("JEPA_LAB_BASE_URL", server)
     assert main(["download", "gsm8k"]) == 0

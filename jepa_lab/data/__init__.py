@@ -54,6 +54,8 @@ DEFAULT_SIZES = {("nlrx", "train"): 8000, ("nlrx", "test"): 2000,
 def _file_key(name: str, split: str, variant: str) -> str | None:
     if name == "gsm8k":
         return f"gsm8k/{split}"
+    if name == "nlrx-turk":  # published only as the original src/targ files
+        return "nlrx-turk/src"
     return f"nlrx-jepa/{split}" if variant == "llm-jepa" else "nlrx-original/src"
 
 
@@ -84,6 +86,8 @@ def _load_real(name: str, split: str, variant: str, path: Path, seed: int, on_er
                strip_notes: bool) -> Dataset:
     if name == "gsm8k":
         return load_gsm8k_original(path, split, strip_notes=strip_notes, on_error=on_error)
+    if name == "nlrx-turk":
+        return load_nlrx_original(path.parent, split, seed=seed, on_error=on_error, corpus="turk")
     if variant == "llm-jepa":
         return load_nlrx_chat(path, split, on_error=on_error)
     return load_nlrx_original(path.parent, split, seed=seed, on_error=on_error)
@@ -94,24 +98,29 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", *,
                  data_dir: str | Path | None = None, on_error: str = "raise",
                  strip_calculator_notes: bool = False, difficulty: int = 1,
                  style: str = "nlrx") -> list[Example]:
-    """Load one split of 'nlrx' or 'gsm8k'.
+    """Load one split of 'nlrx' (NL-RX-SYNTH), 'nlrx-turk' (NL-RX-TURK) or 'gsm8k'.
 
     source: 'auto' (a local/cached copy if present, else the offline generator; never the
     network), 'generated', 'local' (error if absent), 'download' (fetch into the cache, then
     load), 'hub' (GSM8K via the optional `datasets` package).
     variant (NL-RX only): 'llm-jepa' (the 8,000/2,000 chat split) or 'original' (src/targ with a
-    seeded 80/20 split). n: size of a generated split (default: the published size); a real
+    seeded 80/20 split). 'nlrx-turk' is published only as src/targ: it always gets the seeded
+    80/20 split, and has no generator (source 'local' or 'download', or 'auto' with a copy).
+    n: size of a generated split (default: the published size); a real
     split is cut to its first n when n is given. seed: generator seed, or the original split's.
     difficulty (GSM8K generator) 1-3; style (NL-RX generator) 'nlrx' or 'varied'.
     """
-    if name not in ("nlrx", "gsm8k"):
-        raise ValueError(f"name must be 'nlrx' or 'gsm8k', got {name!r}")
+    if name not in ("nlrx", "nlrx-turk", "gsm8k"):
+        raise ValueError(f"name must be 'nlrx', 'nlrx-turk' or 'gsm8k', got {name!r}")
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     if variant not in ("llm-jepa", "original"):
         raise ValueError(f"variant must be 'llm-jepa' or 'original', got {variant!r}")
+    if name == "nlrx-turk" and source == "generated":
+        raise ValueError("source='generated': there is no generator for NL-RX-TURK's human "
+                         "descriptions; use source='download' (or 'nlrx' with style='varied')")
     if source == "hub":
         if name != "gsm8k":
             raise ValueError("source='hub' is only available for gsm8k")
@@ -120,7 +129,7 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", *,
 
     path = None if source == "generated" else local_path(name, split, variant, data_dir)
     if path is None and source == "download":
-        bundle = "gsm8k" if name == "gsm8k" else (
+        bundle = name if name in ("gsm8k", "nlrx-turk") else (
             "nlrx" if variant == "llm-jepa" else "nlrx-original")
         download_dataset(bundle)
         path = local_path(name, split, variant, data_dir)
@@ -128,6 +137,12 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", *,
         raise FileNotFoundError(
             f"no local copy of {name} ({variant}) {split}: looked in data_dir, "
             f"$JEPA_LAB_DATA_DIR and {cache_dir()}; use source='download' or 'generated'")
+    if path is None and name == "nlrx-turk":
+        raise FileNotFoundError(
+            f"no local copy of NL-RX-TURK (nl-rx/original/NL-RX-Turk/src.txt, targ.txt): looked "
+            f"in data_dir, $JEPA_LAB_DATA_DIR and {cache_dir()}, and it has no offline "
+            "generator; use source='download' (needs the network), or "
+            "jepa_lab.data.download_dataset('nlrx-turk') once")
     if path is not None:
         data = _load_real(name, split, variant, path, seed, on_error, strip_calculator_notes)
         return _first(data, n)

@@ -30,11 +30,12 @@ DEFAULT_TIMEOUT = 120.0  # seconds for one file, all retries included
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A published file: its path under the base URL, its cache path, and its SHA-256."""
+    """A published file: its path under the base URL, its cache path, and its SHA-256 (None
+    where it has not been pinned yet: the download then warns with the hash it got)."""
 
     url_path: str
     cache_path: str
-    sha256: str
+    sha256: str | None
 
 
 FILES: dict[str, RemoteFile] = {
@@ -54,6 +55,17 @@ FILES: dict[str, RemoteFile] = {
         "galilai-group/llm-jepa/main/datasets/synth_test.jsonl",
         "nl-rx/llm-jepa-split/synth_test.jsonl",
         "acfce67c9284bb97dc0b89ad9412b00f6464faf2dfbd2581dd4930140716e45d"),
+    # NL-RX-TURK. Its SHA-256 is NOT pinned yet: no copy was at hand when this entry was added,
+    # and a made-up hash would be worse than none. Fill both in from a trusted download (the
+    # warning fetch() gives prints the hash it got).
+    "nlrx-turk/src": RemoteFile(
+        "nicholaslocascio/deep-regex/master/datasets/NL-RX-Turk/src.txt",
+        "nl-rx/original/NL-RX-Turk/src.txt",
+        None),
+    "nlrx-turk/targ": RemoteFile(
+        "nicholaslocascio/deep-regex/master/datasets/NL-RX-Turk/targ.txt",
+        "nl-rx/original/NL-RX-Turk/targ.txt",
+        None),
     "gsm8k/train": RemoteFile(
         "openai/grade-school-math/master/grade_school_math/data/train.jsonl",
         "gsm8k/train.jsonl",
@@ -67,6 +79,7 @@ FILES: dict[str, RemoteFile] = {
 BUNDLES: dict[str, tuple[str, ...]] = {
     "nlrx": ("nlrx-jepa/train", "nlrx-jepa/test"),
     "nlrx-original": ("nlrx-original/src", "nlrx-original/targ"),
+    "nlrx-turk": ("nlrx-turk/src", "nlrx-turk/targ"),
     "gsm8k": ("gsm8k/train", "gsm8k/test"),
 }
 
