@@ -193,18 +193,27 @@ def main(argv: list[str] | None = None) -> int:
         return _eval(args)
     progress = not args.no_progress
     if args.command == "train":
-        from .train import train
+        from .train import RunDirectoryError, TrainingStopped, train
 
-        result = train(
-            _config_from_args(args),
-            args.run_dir,
-            args.arm,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            progress=progress,
-        )
+        try:
+            result = train(
+                _config_from_args(args),
+                args.run_dir,
+                args.arm,
+                resume=args.resume,
+                overwrite=args.overwrite,
+                progress=progress,
+            )
+        except RunDirectoryError as err:
+            raise SystemExit(f"jepa-lab train: error: {err}") from None
+        except TrainingStopped as err:  # non-finite or diverged; summary.json holds the details
+            print(f"jepa-lab train: the run stopped ({err.status}): {err}", file=sys.stderr)
+            return 3
         last = result.history[-1] if result.history else {}
         print(json.dumps({k: v for k, v in last.items() if not isinstance(v, list)}, indent=2))
+        if result.diverged:  # it finished but learned nothing: not a success either
+            print(f"jepa-lab train: the run is flagged: {result.diverged}", file=sys.stderr)
+            return 3
         return 0
     from .experiment import compare
 

@@ -113,6 +113,22 @@ def paired_comparison(
     )
 
 
+def check_comparison_dir(out_dir: Path) -> None:
+    """Refuse a non-empty ``out_dir`` that holds no earlier jepa-lab comparison."""
+    from .train import RunDirectoryError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirectoryError(f"{out_dir} is a file, not a directory; choose another out dir")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    holds_runs = any(any(out_dir.glob(f"{arm}-seed*/run.json")) for arm in ARMS)
+    if not (out_dir / "comparison.json").is_file() and not holds_runs:
+        raise RunDirectoryError(
+            f"{out_dir} is not empty and holds no jepa-lab comparison (no comparison.json, no "
+            "<arm>-seed<s>/run.json); choose another output directory"
+        )
+
+
 def compare(
     config: TrainConfig,
     seeds: Sequence[int] = (0, 1, 2),
@@ -127,17 +143,25 @@ def compare(
     """Train both arms for every seed into ``out_dir/<arm>-seed<s>``; print and save the table.
 
     Writes ``comparison.json``, ``comparison.md``, ``history.jsonl`` (all runs' records) and,
-    with ``report=True``, ``report.html`` with the curves.
+    with ``report=True``, ``report.html`` with the curves. ``out_dir`` must be empty or hold an
+    earlier comparison; ``overwrite`` removes only what compare and train wrote
+    (``train.COMPARISON_OUTPUTS``, ``train.RUN_OUTPUTS``), never other files.
     """
     from dataclasses import replace
 
     from .build import load_examples
     from .history import History
-    from .train import train
+    from .train import COMPARISON_OUTPUTS, remove_outputs, train
+    from .validation import validate_compare, validate_run
 
     out_dir = Path(out_dir)
+    validate_compare(config, seeds)  # duplicate seeds or no held-out data: before any arm
+    data = load_examples(config)  # bad data stops here, before out_dir is touched
+    validate_run(config, *data)
+    check_comparison_dir(out_dir)
+    if overwrite and out_dir.is_dir():
+        remove_outputs(out_dir, COMPARISON_OUTPUTS)  # no stale table if this run stops early
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = load_examples(config)
     finals: dict[str, list[float]] = {arm: [] for arm in ARMS}
     per_epoch: dict[str, dict[int, list[float]]] = {arm: {} for arm in ARMS}
     records: list[dict[str, Any]] = []
