@@ -26,7 +26,7 @@ from jepa_lab.losses import jepa_distance
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks" / "assignments").glob("*.ipynb"))
 EXERCISES = ROOT / "notebooks" / "exercises"
-TIMEOUT_S = 120  # per submission; a solved one takes ~10-30 s on 2 busy cores
+TIMEOUT_S = 120  # per submission; a solved one took 50-60 s two at a time on 2 busy cores
 
 
 # ----------------------------------------------------------------------------- the tests' tests
