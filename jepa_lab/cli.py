@@ -12,78 +12,116 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from .config import JepaConfig
+from .data import ChecksumError, DataFormatError, DownloadError
 from .presets import PRESET_NAMES, TrainConfig, preset
+from .validation import (
+    ConfigError,
+    InputError,
+    custom_code_declared,
+    read_run_file,
+    validate_compare,
+)
 
 DEMO = dict(train_size=3000, eval_size=300, epochs=6)  # the sizes of benchmarks/tiny_nlrx.py
 QUICK_DEMO = dict(train_size=96, eval_size=16, epochs=1, batch_size=16, max_new_tokens=24)
 
 
-def _coerce(value: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise argparse.ArgumentTypeError(f"expected true/false, got {value!r}")
-        return value.lower() in ("true", "1")
-    if value.lower() == "none":
+FLAG_FIELDS = (  # TrainConfig fields with their own flag (--train-size for train_size, ...)
+    "dataset",
+    "train_size",
+    "eval_size",
+    "epochs",
+    "batch_size",
+    "lr",
+    "init",
+    "seed",
+    "save_every",
+    "model",
+)
+JEPA_FLAG_FIELDS = ("k", "lam", "gamma", "distance", "loss_dropout", "text_view")
+
+
+def _coerce(item: str, value: str, annotation: str) -> Any:
+    """``value`` as the type a dataclass field declares (``"int | None"``, ``"float"``, ...)."""
+    kinds = {part.strip() for part in annotation.split("|")}
+    if "None" in kinds and value.lower() == "none":
         return None
-    if isinstance(current, int):
-        return int(value)
-    if isinstance(current, float):
-        return float(value)
-    if current is None:
-        for kind in (int, float):
+    if "bool" in kinds:
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise SystemExit(f"jepa-lab: error: --set {item}: expected true or false")
+        return value.lower() in ("true", "1")
+    for kind, words in ((int, "an integer"), (float, "a number")):
+        if kind.__name__ in kinds:
             try:
                 return kind(value)
             except ValueError:
-                pass
+                none = " or none" if "None" in kinds else ""
+                raise SystemExit(
+                    f"jepa-lab: error: --set {item}: expected {words}{none}, got {value!r}"
+                ) from None
     return value
 
 
+def _option_of(field: str, args: argparse.Namespace, set_keys: set[str]) -> str:
+    """The option that set ``field``, for error messages."""
+    if field in set_keys:
+        return f"--set {field}"
+    if field in FLAG_FIELDS + JEPA_FLAG_FIELDS and getattr(args, field, None) is not None:
+        return "--" + field.replace("_", "-")
+    return f"preset {args.preset!r}, field {field}"
+
+
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The preset, then explicit flags, then ``--set field=value`` (JepaConfig fields too)."""
+    """The preset, then explicit flags, then ``--set field=value`` (JepaConfig fields too).
+
+    Any invalid value stops here, naming the option, before anything is written.
+    """
+    set_keys: set[str] = set()
+    try:
+        return _build_config(args, set_keys)
+    except ConfigError as err:
+        option = _option_of(err.field, args, set_keys)
+        raise SystemExit(f"jepa-lab: error: {option}: {err}") from None
+
+
+def _build_config(args: argparse.Namespace, set_keys: set[str]) -> TrainConfig:
     overrides: dict[str, Any] = {}
     jepa: dict[str, Any] = {}
-    for name in (
-        "dataset",
-        "train_size",
-        "eval_size",
-        "epochs",
-        "batch_size",
-        "lr",
-        "init",
-        "seed",
-        "save_every",
-        "model",
-    ):
+    for name in FLAG_FIELDS:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    for flag in ("lora", "bf16"):
+    for flag in ("lora", "bf16", "trust_remote_code"):
         if getattr(args, flag, False):
             overrides[flag] = True
-    for name in ("k", "lam", "gamma", "distance", "loss_dropout", "text_view"):
+    for name in JEPA_FLAG_FIELDS:
         value = getattr(args, name, None)
         if value is not None:
             jepa[name] = value
     config = preset(args.preset, jepa=jepa, **overrides)
     train_fields = {f.name: getattr(config, f.name) for f in fields(TrainConfig)}
     jepa_fields = config.jepa.to_dict()
+    train_types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name != "jepa"}
+    jepa_types = {f.name: str(f.type) for f in fields(JepaConfig)}
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--set {item!r}: expected field=value")
+        # "jepa.seed" is JepaConfig's; a bare name is TrainConfig's first (both have a seed)
+        in_jepa = key.startswith("jepa.") or (key not in train_types and key in jepa_types)
         key = key.removeprefix("jepa.")
-        if key in jepa_fields:
-            jepa_fields[key] = _coerce(value, jepa_fields[key])
-        elif key in train_fields and key != "jepa":
-            train_fields[key] = _coerce(value, train_fields[key])
-        else:
-            known = sorted(set(train_fields) | set(jepa_fields))
+        target, types = (jepa_fields, jepa_types) if in_jepa else (train_fields, train_types)
+        if key not in types:
+            known = sorted(set(train_types) | {f"jepa.{k}" for k in jepa_types})
             raise SystemExit(f"--set {key}: unknown field; known fields: {', '.join(known)}")
+        target[key] = _coerce(item, value, types[key])
+        set_keys.add(key)
     train_fields["jepa"] = JepaConfig(**jepa_fields)
     return TrainConfig(**train_fields)
 
@@ -113,6 +151,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="FIELD=VALUE",
         help="any TrainConfig or JepaConfig field, e.g. --set jepa.stop_grad_code=true",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a hub or local model's own Python code to run (never read from a file)",
     )
     parser.add_argument("--no-progress", action="store_true")
 
@@ -149,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a trained run's final model on held-out data")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--eval-size", type=int)
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run the model directory's own Python code (auto_map); run.json never enables it",
+    )
     p.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -159,14 +207,40 @@ def _eval(args: argparse.Namespace) -> int:
     from .model import JepaModel
 
     run_dir = Path(args.run_dir)
-    identity = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    config = TrainConfig.from_dict(identity["config"])
-    if args.eval_size is not None:
-        config = replace(config, eval_size=args.eval_size)
+    run_file = run_dir / "run.json"
+    identity = read_run_file(run_file)
+    try:
+        config = TrainConfig.from_dict(identity["config"])
+        if args.eval_size is not None:
+            config = replace(config, eval_size=args.eval_size)
+    except ConfigError as err:
+        option = "--eval-size" if err.field == "eval_size" else f"{run_file}: field {err.field}"
+        raise InputError(f"{option}: {err}") from None
     final = run_dir / "final"
     if not final.is_dir():
         raise SystemExit(f"{final} does not exist: train the run to the end first")
-    jm = JepaModel.from_pretrained(final, trust_remote_code=config.trust_remote_code)
+    # Remote code is this command's decision alone: a run directory is data, and its run.json
+    # (or an auto_map inside final/) must never be able to run code on the reader's machine.
+    declared = custom_code_declared(final)
+    if declared and not args.trust_remote_code:
+        print(
+            "jepa-lab eval: NOT running the custom code declared in "
+            + "; ".join(declared)
+            + ". Loading with the built-in transformers classes; pass --trust-remote-code "
+            "only if you trust whoever wrote this run directory.",
+            file=sys.stderr,
+        )
+    try:
+        with warnings.catch_warnings():  # the notice above already said it, once
+            warnings.filterwarnings("ignore", message="not running the custom code")
+            jm = JepaModel.from_pretrained(final, trust_remote_code=args.trust_remote_code)
+    except ValueError as err:
+        if "trust_remote_code" not in str(err):
+            raise
+        raise InputError(
+            f"{final}: the model needs its own Python code ({err}); pass --trust-remote-code "
+            "to run it, only if you trust whoever wrote this run directory"
+        ) from None
     _, held_out = load_examples(config)
     metrics = evaluate(
         jm,
@@ -182,7 +256,26 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (InputError, DataFormatError, DownloadError, ChecksumError, FileExistsError) as err:
+        # bad input, a run directory in the way (train.RunDirectoryError) or a failed
+        # download: the message says what and where; no traceback
+        raise SystemExit(f"jepa-lab {args.command}: error: {err}") from None
+
+
+def _check_compare(args: argparse.Namespace, config: TrainConfig) -> None:
+    try:
+        validate_compare(config, args.seeds)
+    except ConfigError as err:
+        raise SystemExit(f"jepa-lab: error: {_option_of(err.field, args, set())}: {err}") from None
+    except InputError as err:
+        raise InputError(f"--seeds {' '.join(map(str, args.seeds))}: {err}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "download":
         from .data import download_dataset
 
@@ -222,12 +315,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = QUICK_DEMO if args.quick else DEMO
         explicit = {k: getattr(args, k) for k in sizes if getattr(args, k, None) is not None}
         config = replace(config, **{**sizes, **explicit})
+        _check_compare(args, config)
         print(
             f"jepa-lab demo: tiny preset, {config.train_size} training pairs, {config.epochs} "
             f"epochs, seeds {args.seeds}; writing {args.out}/"
         )
         compare(config, args.seeds, args.out, overwrite=True, progress=progress)
         return 0
+    _check_compare(args, config)  # before any arm trains, not after
     compare(
         config,
         args.seeds,

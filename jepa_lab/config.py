@@ -7,8 +7,6 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .losses import DISTANCES
-
 CONFIG_NAME = "jepa_config.json"
 MAX_PREDICTOR_TOKENS = 16
 
@@ -47,29 +45,9 @@ class JepaConfig:
     chat_template: str | None = None
 
     def __post_init__(self) -> None:
-        def bad(field: str, expected: str) -> ValueError:
-            return ValueError(f"JepaConfig.{field}={getattr(self, field)!r}: expected {expected}")
+        from .validation import check_jepa_config
 
-        if not isinstance(self.k, int) or not 0 <= self.k <= MAX_PREDICTOR_TOKENS:
-            raise bad("k", f"an integer in 0..{MAX_PREDICTOR_TOKENS}")
-        if self.distance not in DISTANCES:
-            raise bad("distance", f"one of {DISTANCES}")
-        if not 0.0 <= self.loss_dropout <= 1.0:
-            raise bad("loss_dropout", "a fraction in [0, 1]")
-        if self.text_view not in ("user", "prompt"):
-            raise bad("text_view", "'user' or 'prompt'")
-        if self.embed_at not in ("content", "end_of_turn"):
-            raise bad("embed_at", "'content' or 'end_of_turn'")
-        if self.on_overflow not in ("drop", "error"):
-            raise bad("on_overflow", "'drop' or 'error'")
-        if self.label_mode not in ("answer", "official"):
-            raise bad("label_mode", "'answer' or 'official'")
-        if self.lam < 0 or self.gamma < 0:
-            raise bad("lam" if self.lam < 0 else "gamma", "a non-negative weight")
-        if self.max_length < 4:
-            raise bad("max_length", "at least 4 tokens")
-        if self.temperature <= 0:
-            raise bad("temperature", "a positive number")
+        check_jepa_config(self)  # types, ranges, finiteness, choices: lam=nan never trains NTP
 
     @property
     def predictor_tokens(self) -> list[str]:

@@ -225,13 +225,20 @@ class JepaModel(torch.nn.Module):
     def _fits(self, layout: _PairLayout) -> bool:
         return max(len(s.tokens) for s in layout.segments()) <= self.config.max_length
 
-    def _keep_fitting(self, layouts: list[_PairLayout]) -> list[_PairLayout]:
+    def _keep_fitting(
+        self, layouts: list[_PairLayout], pairs: Sequence[Any]
+    ) -> list[_PairLayout]:
         kept = [lay for lay in layouts if self._fits(lay)]
-        dropped = [i for i, lay in enumerate(layouts) if not self._fits(lay)]
+        # name dropped pairs by example id (a batch position means nothing after shuffling)
+        dropped = [
+            str(getattr(pair, "id", None) or f"batch position {i}")
+            for i, (pair, lay) in enumerate(zip(pairs, layouts, strict=True))
+            if not self._fits(lay)
+        ]
         if dropped:
             message = (
                 f"{len(dropped)} of {len(layouts)} pairs exceed max_length="
-                f"{self.config.max_length} tokens in their NTP row or a view (pair indices "
+                f"{self.config.max_length} tokens in their NTP row or a view (examples "
                 f"{dropped[:10]}{'...' if len(dropped) > 10 else ''}); they are dropped, never "
                 "truncated. Raise max_length or filter the data."
             )
@@ -255,7 +262,7 @@ class JepaModel(torch.nn.Module):
         jepa = self.config.lam > 0 if jepa is None else jepa
         if layout != "packed" and self.config.text_view != "user":
             raise ValueError(f"layout={layout!r} is the paper's; it needs text_view='user'")
-        layouts = self._keep_fitting([self._layout(p) for p in self._tokenize(pairs)])
+        layouts = self._keep_fitting([self._layout(p) for p in self._tokenize(pairs)], pairs)
         n = len(layouts)
         left = getattr(self.tokenizer, "padding_side", "right") == "left"
 
@@ -438,7 +445,7 @@ class JepaModel(torch.nn.Module):
         give the same losses, embeddings and gradients.
         """
         jepa = self.config.lam > 0 if jepa is None else jepa
-        layouts = self._keep_fitting([self._layout(p) for p in self._tokenize(pairs)])
+        layouts = self._keep_fitting([self._layout(p) for p in self._tokenize(pairs)], pairs)
         ntp_out, ntp_offsets = self._run_separately([lay.ntp.tokens for lay in layouts], jepa)
         width = ntp_out.logits.shape[1]
         labels = torch.full((len(layouts), width), IGNORE_INDEX, dtype=torch.long)
@@ -507,6 +514,16 @@ class JepaModel(torch.nn.Module):
 
         if config is None and (Path(path) / CONFIG_NAME).is_file():
             config = JepaConfig.load(path)
+        if not trust_remote_code and Path(path).is_dir():
+            from .validation import custom_code_declared
+
+            declared = custom_code_declared(path)
+            if declared:  # transformers would quietly use its built-in class; say so
+                warnings.warn(
+                    "not running the custom code declared in " + "; ".join(declared)
+                    + " (trust_remote_code=False); the built-in transformers class is used",
+                    stacklevel=2,
+                )
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
 
         def load(**extra: Any):

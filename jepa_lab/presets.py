@@ -87,17 +87,16 @@ class TrainConfig:
     jepa: JepaConfig = field(default_factory=JepaConfig)
 
     def __post_init__(self) -> None:
+        from .validation import ConfigError, check_train_config
+
         if isinstance(self.jepa, dict):
             self.jepa = JepaConfig.from_dict(self.jepa)
-        if self.dataset not in ("nlrx", "gsm8k"):
-            raise ValueError(f"TrainConfig.dataset={self.dataset!r}: expected 'nlrx' or 'gsm8k'")
-        if self.init not in ("random", "base"):
-            raise ValueError(f"TrainConfig.init={self.init!r}: expected 'random' or 'base'")
+        if not isinstance(self.jepa, JepaConfig):
+            raise ConfigError("TrainConfig", "jepa", self.jepa, "a JepaConfig or a dict")
+        check_train_config(self)
         if self.init == "base" and self.model not in FROM_CONFIG:
-            raise ValueError("TrainConfig.init='base' applies to the tiny/small models only")
-        for name in ("epochs", "batch_size", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"TrainConfig.{name}={getattr(self, name)}: expected >= 1")
+            raise ConfigError("TrainConfig", "init", self.init, "'random' for a hub or local "
+                              "model ('base' applies to the tiny/small models only)")
 
     @property
     def from_config(self) -> bool:

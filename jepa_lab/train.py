@@ -502,7 +502,10 @@ def verify_checkpoint(folder: str | os.PathLike) -> None:
         if name == "trainer_state.json" and not isinstance(state.get("global_step"), int):
             raise CheckpointError(file, "has no integer global_step")
     verify_tensors(folder)
-    from transformers.trainer_pt_utils import safe_globals  # numpy RNG states, as the Trainer
+    try:  # numpy RNG states, as the Trainer; transformers 4.x keeps the helper in trainer
+        from transformers.trainer_pt_utils import safe_globals
+    except ImportError:
+        from transformers.trainer import safe_globals
 
     for file in sorted(folder.glob("*.pt")) + sorted(folder.glob("rng_state*.pth")):
         try:  # mmap: structure checked without reading the optimizer state into memory
@@ -897,11 +900,13 @@ def train(
     leaves ln V finishes with ``TrainResult.diverged`` set.
     """
     from .build import build_jepa_model, load_examples
+    from .validation import validate_run
 
     config = config.with_arm(arm)
     identity = {"arm": arm, "config": config.to_dict()}
     # load (and so check) the data before anything is written: bad input leaves no run dir behind
     train_examples, eval_examples = data if data is not None else load_examples(config)
+    validate_run(config, train_examples, eval_examples)  # config, model path and data, up front
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:
         run_dir = prepare_run_dir(run_dir, identity, resume=resume, overwrite=overwrite)

@@ -122,14 +122,25 @@ def test_load_dataset_auto_falls_back_to_generator(monkeypatch, tmp_path):
         load_dataset("nlrx", source="web")
 
 
-def test_cache_copy_is_used_by_auto(monkeypatch, tmp_path):
-    """A file in the cache layout wins over the generator."""
-    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
-    monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+def test_local_copy_is_used_by_auto(monkeypatch, tmp_path):
+    """A file in the data layout ($JEPA_LAB_DATA_DIR) wins over the generator."""
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("JEPA_LAB_DATA_DIR", str(tmp_path))
     (tmp_path / "gsm8k").mkdir()
     write(tmp_path / "gsm8k", "test.jsonl", [gsm_line(), gsm_line("What is 1+1?")])
     data = load_dataset("gsm8k", "test")
     assert [e.text for e in data] == ["What is 2+3?", "What is 1+1?"]
+
+
+@needs_shared
+def test_cache_copy_is_used_by_auto(monkeypatch, tmp_path):
+    """A verified file in the download cache wins over the generator."""
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
+    monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "test.jsonl").write_bytes((SHARED / "gsm8k" / "test.jsonl").read_bytes())
+    data = load_dataset("gsm8k", "test")
+    assert len(data) == 1319 and data[0].source == "gsm8k/original"
 
 
 def test_hub_without_datasets_says_how(monkeypatch):

@@ -94,7 +94,7 @@ def test_bad_input_is_named():
     with pytest.raises(TypeError, match="pair 0"):
         jm.build_batch([42])
     long_pair = ("lines with a vowel " * 60, "x")
-    with pytest.warns(UserWarning, match=r"1 of 3 pairs exceed max_length=100.*indices \[1\]"):
+    with pytest.warns(UserWarning, match=r"1 of 3 pairs exceed max_length=100.*'batch position 1'"):
         batch = jm.build_batch([PAIRS[0], long_pair, PAIRS[2]])
     assert batch["text_index"].shape[0] == 2 and jm.dropped_pairs == 1
     strict = JepaModel(

@@ -45,7 +45,14 @@ class ErrorPolicy:
         self.errors.append(str(err))
 
     def finish(self, items: list, what: str) -> Dataset:
-        """Wrap the records and warn once with the number skipped."""
+        """Wrap the records and warn once with the number skipped; no records at all is an
+        error here, not an empty dataset failing later deep inside a sampler."""
+        if not items:
+            problem = "holds no records (the file is empty)"
+            if self.errors:
+                problem = (f"no usable records: all {len(self.errors)} were skipped; first: "
+                           f"{self.errors[0]}")
+            raise DataFormatError(what, None, problem)
         if self.errors:
             warnings.warn(f"{what}: skipped {len(self.errors)} bad record(s); first: "
                           f"{self.errors[0]}", stacklevel=3)

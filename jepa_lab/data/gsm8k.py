@@ -26,9 +26,25 @@ def final_answer(solution: str) -> str | None:
     return m.group(1).replace(",", "") if m else None
 
 
+NUMBER = re.compile(r"-?\d+(\.\d+)?")  # every GSM8K answer: an integer, maybe negative
+
+
 def _check_solution(path: Path, lineno: int, field: str, solution: str) -> None:
-    if final_answer(solution) is None:
+    answer = final_answer(solution)
+    if answer is None:
         raise DataFormatError(path, lineno, f"field '{field}' does not end with '#### <answer>'")
+    if not NUMBER.fullmatch(answer):
+        raise DataFormatError(path, lineno, f"field '{field}' ends with '#### {answer}'; "
+                                            "expected a number after '####' (e.g. '#### 72')")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, str):
+        return "empty"
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list",
+             dict: "an object", type(None): "null"}
+    return f"{names.get(type(value), type(value).__name__)} ({json.dumps(value)[:40]}), " \
+           "expected a string"
 
 
 def load_gsm8k_original(path: str | Path, split: str | None = None,
@@ -53,7 +69,8 @@ def load_gsm8k_original(path: str | Path, split: str | None = None,
                 if not isinstance(record, dict) or field not in record:
                     raise DataFormatError(path, lineno, f"missing field '{field}'")
                 if not isinstance(record[field], str) or not record[field].strip():
-                    raise DataFormatError(path, lineno, f"field '{field}' is empty")
+                    raise DataFormatError(path, lineno,
+                                          f"field '{field}' is {_kind(record[field])}")
             _check_solution(path, lineno, "answer", record["answer"])
         except DataFormatError as e:
             policy.handle(e)
