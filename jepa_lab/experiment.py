@@ -152,9 +152,12 @@ def compare(
     from .build import load_examples
     from .history import History
     from .train import COMPARISON_OUTPUTS, remove_outputs, train
+    from .validation import validate_compare, validate_run
 
     out_dir = Path(out_dir)
+    validate_compare(config, seeds)  # duplicate seeds or no held-out data: before any arm
     data = load_examples(config)  # bad data stops here, before out_dir is touched
+    validate_run(config, *data)
     check_comparison_dir(out_dir)
     if overwrite and out_dir.is_dir():
         remove_outputs(out_dir, COMPARISON_OUTPUTS)  # no stale table if this run stops early
