@@ -131,9 +131,6 @@ def check_train_config(cfg: Any) -> None:
     if cfg.data_source == "hub" and cfg.dataset != "gsm8k":
         raise f.fail("data_source", "'hub' only with dataset='gsm8k'")
     _check_gsm8k_knobs(f, cfg)
-    if hasattr(cfg, "gsm8k_steps"):  # the word-problem generator's knobs
-        f.integer("gsm8k_steps", 1, 3, optional=True)
-        f.integer("gsm8k_max_number", 2, optional=True)
     f.integer("train_size", 1, optional=True)
     f.integer("eval_size", 0, optional=True)  # 0: no held-out evaluation (train only)
     for name in ("epochs", "batch_size", "grad_accum", "lora_r", "max_new_tokens"):

@@ -83,3 +83,80 @@ def test_strip_calculator_notes():
 def test_rejects_bad_difficulty():
     with pytest.raises(ValueError, match="difficulty"):
         gsm8k_synth.generate(3, difficulty=4)
+
+
+# ----------------------------------------------------------------------------- difficulty knobs
+
+STATED = re.compile(r"\d+")
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+@pytest.mark.parametrize("max_number", [6, 10, 40])
+def test_knobs_set_exact_steps_and_bound_the_stated_numbers(steps, max_number):
+    examples = gsm8k_synth.generate(150, "train", seed=1, steps=steps, max_number=max_number)
+    assert len({e.text for e in examples}) == 150
+    for e in examples:
+        notes = NOTE.findall(e.code)
+        assert len(notes) == steps, e.code
+        stated = [int(x) for x in STATED.findall(e.text)]
+        assert stated and max(stated) <= max_number, e.text
+        # each step is right and works only on numbers the question states or earlier results
+        known = set(stated)
+        for expression, result in notes:
+            assert evaluate(expression) == Fraction(result), (expression, result)
+            operands = [int(x) for x in re.findall(r"\d+", expression)]
+            assert set(operands) <= known, (e.text, e.code)
+            known.add(int(result))
+        assert final_answer(e.code) == notes[-1][1]
+
+
+def test_one_step_answer_is_the_two_stated_numbers_combined():
+    """An independent reading: a one-step question states two numbers and its answer is
+    their sum, difference, product or quotient, as the worked line says."""
+    combine = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+               "/": lambda a, b: Fraction(a, b)}
+    for e in gsm8k_synth.generate(200, "test", seed=3, steps=1, max_number=10):
+        a, b = (int(x) for x in STATED.findall(e.text))
+        op = re.search(r"<<\d+([-+*/])\d+=", e.code).group(1)
+        # the question states the numbers in the order a - b and a / b need
+        assert combine[op](a, b) == Fraction(final_answer(e.code)), (e.text, e.code)
+
+
+def test_knobs_are_deterministic_and_leave_the_levels_alone():
+    knobbed = gsm8k_synth.generate(40, "train", seed=0, steps=2, max_number=12)
+    assert knobbed == gsm8k_synth.generate(40, "train", seed=0, steps=2, max_number=12)
+    assert gsm8k_synth.generate(40, "train", seed=0, steps=None, max_number=None) == \
+        gsm8k_synth.generate(40, "train", seed=0)
+    # max_number alone keeps the level's step range
+    level = gsm8k_synth.LEVELS[1]
+    counts = {len(NOTE.findall(e.code)) for e in gsm8k_synth.generate(200, max_number=15)}
+    assert counts == set(range(level.min_steps, level.max_steps + 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(steps=0), r"steps must be an integer in 1\.\.3 \(or None\), got 0"),
+        (dict(steps=4), "got 4"),
+        (dict(steps=True), "got True"),
+        (dict(steps="2"), "got '2'"),
+        (dict(max_number=1), r"max_number must be an integer >= 2 \(or None\), got 1"),
+        (dict(max_number=7.5), "got 7.5"),
+    ],
+)
+def test_bad_knobs_are_refused_before_drawing(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gsm8k_synth.generate(5, **kwargs)
+
+
+def test_too_many_problems_for_tiny_numbers_says_so():
+    with pytest.raises(ValueError, match="could not draw 500 distinct problems .*max_number=2"):
+        gsm8k_synth.generate(500, steps=1, max_number=2)
+
+
+def test_load_dataset_passes_the_knobs_to_the_generator():
+    from jepa_lab.data import load_dataset
+
+    examples = load_dataset("gsm8k", "test", "generated", n=30, steps=3, max_number=9)
+    assert all(len(NOTE.findall(e.code)) == 3 for e in examples)
+    assert max(int(x) for e in examples for x in STATED.findall(e.text)) <= 9

@@ -97,6 +97,7 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", *,
                  variant: str = "llm-jepa", n: int | None = None, seed: int = 0,
                  data_dir: str | Path | None = None, on_error: str = "raise",
                  strip_calculator_notes: bool = False, difficulty: int = 1,
+                 steps: int | None = None, max_number: int | None = None,
                  style: str = "nlrx") -> list[Example]:
     """Load one split of 'nlrx' (NL-RX-SYNTH), 'nlrx-turk' (NL-RX-TURK) or 'gsm8k'.
 
@@ -108,7 +109,9 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", *,
     80/20 split, and has no generator (source 'local' or 'download', or 'auto' with a copy).
     n: size of a generated split (default: the published size); a real
     split is cut to its first n when n is given. seed: generator seed, or the original split's.
-    difficulty (GSM8K generator) 1-3; style (NL-RX generator) 'nlrx' or 'varied'.
+    difficulty (GSM8K generator) 1-3, with steps (exactly 1-3 worked steps) and max_number
+    (largest number stated in a question) overriding it; style (NL-RX generator) 'nlrx' or
+    'varied'. The generator's knobs do nothing to a real split.
     """
     if name not in ("nlrx", "nlrx-turk", "gsm8k"):
         raise ValueError(f"name must be 'nlrx', 'nlrx-turk' or 'gsm8k', got {name!r}")
@@ -150,7 +153,8 @@ def load_dataset(name: str, split: str = "train", source: str = "auto", *,
     size = DEFAULT_SIZES[(name, split)] if n is None else n
     if name == "nlrx":
         return nlrx_synth.generate(size, split, seed=seed, style=style)
-    examples = gsm8k_synth.generate(size, split, seed=seed, difficulty=difficulty)
+    examples = gsm8k_synth.generate(size, split, seed=seed, difficulty=difficulty, steps=steps,
+                                    max_number=max_number)
     if strip_calculator_notes:
         examples = [replace(e, code=_strip_notes(e.code)) for e in examples]
     return examples

@@ -6,12 +6,18 @@ closing "#### N". Numbers are small whole numbers and every division is exact, s
 trained for minutes on a CPU can learn part of it. `difficulty` sets steps and number size:
 numbers stated in a question are at most `max_number`, except a bill (total + change) and
 products of two such numbers.
+
+The two knobs can also be set directly: `steps` (1-3) gives every problem exactly that many
+worked steps, and `max_number` (>= 2) bounds every number stated in the question, strictly (a
+draw that states a larger one is redrawn); results of steps may be larger (e.g. a product).
+One-step problems with numbers up to 10 are what a 2-layer model learns in minutes on a CPU.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +39,10 @@ class Level:
 
 
 LEVELS = {1: Level(1, 2, 20), 2: Level(2, 3, 50), 3: Level(2, 3, 100)}
+STEPS_RANGE = (1, 3)  # what the templates can build
+MIN_NUMBER = 2  # the smallest max_number every template can honour
+MAX_DRAWS = 10_000  # per problem, before giving up on a max_number no template can meet
+_INTEGER = re.compile(r"\d+")  # fixed, linear-time; the questions are our own text
 
 
 class _Steps:
@@ -178,36 +188,68 @@ def split_of(question: str) -> str:
     return "test" if bucket % 1000 < TEST_FRACTION * 1000 else "train"
 
 
-def sample_problem(rng: random.Random, difficulty: int = 1) -> tuple[str, str]:
-    """One (question, worked solution ending '#### N')."""
+def level_of(difficulty: int = 1, steps: int | None = None,
+             max_number: int | None = None) -> Level:
+    """The level of `difficulty`, with `steps` (exact) and `max_number` overriding it."""
     if difficulty not in LEVELS:
         raise ValueError(f"difficulty must be one of {sorted(LEVELS)}, got {difficulty!r}")
+    lo, hi = STEPS_RANGE
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
+                              or not lo <= steps <= hi):
+        raise ValueError(f"steps must be an integer in {lo}..{hi} (or None), got {steps!r}")
+    if max_number is not None and (isinstance(max_number, bool) or not isinstance(max_number, int)
+                                   or max_number < MIN_NUMBER):
+        raise ValueError(f"max_number must be an integer >= {MIN_NUMBER} (or None), "
+                         f"got {max_number!r}")
     level = LEVELS[difficulty]
-    while True:
+    return Level(steps or level.min_steps, steps or level.max_steps,
+                 max_number or level.max_number)
+
+
+def sample_problem(rng: random.Random, difficulty: int = 1, *, steps: int | None = None,
+                   max_number: int | None = None) -> tuple[str, str]:
+    """One (question, worked solution ending '#### N').
+
+    With `max_number` given, no number stated in the question exceeds it (redrawn otherwise).
+    """
+    level = level_of(difficulty, steps, max_number)
+    for _ in range(MAX_DRAWS):
         template = TEMPLATES[rng.choice(sorted(TEMPLATES))]
-        steps = rng.randint(level.min_steps, level.max_steps)
+        n_steps = rng.randint(level.min_steps, level.max_steps)
         try:
-            question, worked = template(rng, steps, level.max_number)
+            question, worked = template(rng, n_steps, level.max_number)
         except ValueError:  # a negative or inexact intermediate; draw again
             continue
+        if max_number is not None and max(map(int, _INTEGER.findall(question))) > max_number:
+            continue  # e.g. a bill or a sum stated in the question
         return question, worked.solution()
+    raise ValueError(f"no problem with every stated number <= {max_number} in {MAX_DRAWS} "
+                     "draws; raise max_number")
 
 
 def generate(n: int, split: str = "train", seed: int = 0, difficulty: int = 1,
-             system: str | None = GSM8K_SYSTEM_PROMPT) -> list[Example]:
+             system: str | None = GSM8K_SYSTEM_PROMPT, *, steps: int | None = None,
+             max_number: int | None = None) -> list[Example]:
     """`n` synthetic GSM8K-style examples of one split; unique questions; train and test never
-    share a question. generate(n) is a prefix of generate(m) for m >= n."""
+    share a question. generate(n) is a prefix of generate(m) for m >= n. `steps` and
+    `max_number` override the difficulty level (see the module docstring)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    rng = random.Random(f"gsm8k-synth/{seed}/{difficulty}")
+    level_of(difficulty, steps, max_number)  # bad knobs fail before any drawing
+    stream = f"gsm8k-synth/{seed}/{difficulty}"
+    if steps is not None or max_number is not None:  # the levels keep their old streams
+        stream += f"/steps={steps}/max={max_number}"
+    rng = random.Random(stream)
     out: list[Example] = []
     seen: set[str] = set()
     attempts = 0
     while len(out) < n:
         attempts += 1
         if attempts > 50 * n + 1000:
-            raise ValueError(f"could not draw {n} distinct problems at difficulty {difficulty}")
-        question, solution = sample_problem(rng, difficulty)
+            raise ValueError(f"could not draw {n} distinct problems at difficulty {difficulty}"
+                             f" (steps={steps}, max_number={max_number}); ask for fewer or "
+                             "raise max_number")
+        question, solution = sample_problem(rng, difficulty, steps=steps, max_number=max_number)
         if split_of(question) != split or question in seen:
             continue
         seen.add(question)
