@@ -361,14 +361,18 @@ def _fill_nan(path: Path) -> None:
 
 DAMAGE = {
     "truncated safetensors": ("model.safetensors", _truncate),
-    "empty safetensors": ("model.safetensors", lambda p: p.write_bytes(b"")),
     "truncated optimizer": ("optimizer.pt", _truncate),
     "truncated trainer_state": ("trainer_state.json", _truncate),
+    "empty safetensors": ("model.safetensors", lambda p: p.write_bytes(b"")),
     "nan in the weights": ("model.safetensors", lambda p: _fill_nan(p)),
 }
 
 
-@pytest.mark.parametrize("case", list(DAMAGE))
+# the first three run by default; the rest repeat the fallback with other damage (slow)
+@pytest.mark.parametrize(
+    "case",
+    [c if i < 3 else pytest.param(c, marks=pytest.mark.slow) for i, c in enumerate(DAMAGE)],
+)
 def test_a_damaged_newest_checkpoint_falls_back_with_a_warning_naming_the_file(
     tmp_path, reference, killed_late, case
 ):
@@ -413,7 +417,10 @@ class RecordLR(TrainerCallback):
         self.lrs.append(optimizer.param_groups[0]["lr"])
 
 
-@pytest.mark.parametrize(("kind", "ratio"), [("linear", 1.0), ("cosine", 0.5), ("linear", 0.2)])
+@pytest.mark.parametrize(
+    ("kind", "ratio"),
+    [("linear", 1.0), ("cosine", 0.5), pytest.param("linear", 0.2, marks=pytest.mark.slow)],
+)
 def test_warmup_ratio_is_a_ratio_of_the_run(tmp_path, kind, ratio):
     config = small_config(epochs=1, eval_size=0, scheduler=kind, warmup_ratio=ratio, lr=1e-3)
     lrs = RecordLR()
