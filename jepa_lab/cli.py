@@ -264,6 +264,15 @@ def main(argv: list[str] | None = None) -> int:
         # bad input, a run directory in the way (train.RunDirectoryError) or a failed
         # download: the message says what and where; no traceback
         raise SystemExit(f"jepa-lab {args.command}: error: {err}") from None
+    except _training_stopped() as err:  # compare/demo: an arm went non-finite or diverged
+        print(f"jepa-lab {args.command}: the run stopped ({err.status}): {err}", file=sys.stderr)
+        return 3
+
+
+def _training_stopped() -> type[Exception]:
+    from .train import TrainingStopped  # only on the error path: train imports torch
+
+    return TrainingStopped
 
 
 def _check_compare(args: argparse.Namespace, config: TrainConfig) -> None:

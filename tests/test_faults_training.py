@@ -254,6 +254,17 @@ def test_lr_1e6_stops_as_diverged_and_the_cli_exits_non_zero(tmp_path, capsys):
     assert all(torch.isfinite(w).all() for w in weights.values()) and norm < 1e3
 
 
+def test_compare_with_a_diverging_arm_exits_non_zero_naming_the_run(tmp_path, capsys):
+    out = tmp_path / "compare"
+    code = main(["compare", "--out", str(out), "--seeds", "0", "--lr", "1e6", *CLI_SIZES])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "jepa-lab compare: the run stopped (diverged): step 2: the weights diverged" in err
+    assert not (out / "comparison.json").exists()  # no table from a run that failed
+    summary = json.loads((out / "ntp-seed0" / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+
+
 def test_nan_weights_stop_the_run_and_resume_from_the_last_finite_checkpoint(tmp_path, reference):
     run_dir = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"step 3: the weights became non-finite") as err:
