@@ -14,11 +14,13 @@ Nothing here needs ipywidgets; tests call these directly, and the widgets only w
 from __future__ import annotations
 
 import copy
+import json
 import os
+import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,24 @@ def _pair_strings(pair: Any, i: int) -> tuple[str, str]:
         f"pairs[{i}]: expected a (text, code) tuple or an object with .text and .code, "
         f"got {type(pair).__name__}"
     )
+
+
+def padded_example(pairs: Sequence[Any], tokenizer: Any, look_at: int = 50) -> int:
+    """The first example (of the first ``look_at``) whose row is shorter than the next one's,
+    so that batched with it, as the mask explorer does by default, its row shows padding.
+
+    A row holds the pair's text and code twice (NTP segment, then each view) plus a template
+    that is the same for every pair, so comparing token counts of text + code is enough.
+    0 when no such example is found (every row is at least as long as the next).
+    """
+    items = list(pairs)
+
+    def size(i: int) -> int:
+        text, code = _pair_strings(items[i], i)
+        return len(tokenizer(text)["input_ids"]) + len(tokenizer(code)["input_ids"])
+
+    sizes = [size(i) for i in range(min(len(items), look_at + 1))]
+    return next((i for i in range(len(sizes) - 1) if sizes[i] < sizes[i + 1]), 0)
 
 
 def _stand_in_model(vocab_size: int) -> torch.nn.Module:
@@ -327,8 +347,9 @@ class HyperparameterRun:
     on_record(record, history): called in the training thread with each epoch's record as soon
     as it is written, and the list of all records so far. on_status(text): progress in words.
     on_finish(run): called last in the thread, however the run ended (see ``error``).
-    capture: a context manager the thread trains inside, e.g. an ``ipywidgets.Output`` so the
-    trainer's prints and progress bars land there rather than under whichever cell runs.
+    log(line): called with each line the training thread prints (the trainer's per-epoch
+    lines, warnings written to stdout or stderr), instead of letting them land under whichever
+    notebook cell happens to be running; other threads' output is left alone.
     ``stop()`` ends training at the next optimizer step; the Trainer then closes the epoch
     (a record for the partial epoch), saves a checkpoint, and ``train`` saves ``final/``.
     """
@@ -343,7 +364,7 @@ class HyperparameterRun:
         arms: Sequence[str] = ARMS,
         data: tuple[list[Any], list[Any]] | None = None,
         progress: bool = False,
-        capture: AbstractContextManager | None = None,
+        log: Callable[[str], None] | None = None,
     ):
         for arm in arms:
             if arm not in ARMS:
@@ -354,7 +375,7 @@ class HyperparameterRun:
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="jepa-lab-explore-"))
         self.arms = tuple(arms)
         self.on_record, self.on_status, self.on_finish = on_record, on_status, on_finish
-        self.data, self.progress, self.capture = data, progress, capture
+        self.data, self.progress, self.log = data, progress, log
         self.history: list[dict[str, Any]] = []
         self.results: dict[str, Any] = {}  # arm -> train.TrainResult
         self.status = "not started"
@@ -420,7 +441,10 @@ class HyperparameterRun:
             self.on_record(record, snapshot)
 
     def _train_all(self) -> None:
-        with self.capture if self.capture is not None else nullcontext():
+        if self.log is None:
+            self._train_arms()
+            return
+        with thread_output_to(self.log):
             self._train_arms()
 
     def _train_arms(self) -> None:
@@ -458,6 +482,85 @@ class HyperparameterRun:
         finally:
             if self.on_finish is not None:
                 self.on_finish(self)
+
+
+class _ThreadStream:
+    """Stands in for sys.stdout / sys.stderr: one thread's writes go, line by line, to a sink;
+    every other thread writes to the stream it replaced, as before."""
+
+    def __init__(self, inner: Any, thread: int, sink: Callable[[str], None]):
+        self.inner, self.thread, self.sink = inner, thread, sink
+        self.active, self.pending = True, ""
+
+    def write(self, text: str) -> int:
+        if not (self.active and threading.get_ident() == self.thread):
+            return self.inner.write(text)
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.sink(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.active and threading.get_ident() == self.thread:
+            return  # lines go out whole; the rest when its newline comes, or at close
+        self.inner.flush()
+
+    def close_route(self) -> None:
+        self.active = False
+        if self.pending:
+            self.sink(self.pending + "\n")
+            self.pending = ""
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno...: the real stream's
+        return getattr(self.inner, name)
+
+
+@contextmanager
+def thread_output_to(sink: Callable[[str], None]) -> Iterator[None]:
+    """Inside, what this thread prints (stdout and stderr) goes to ``sink`` one line at a time.
+
+    ipywidgets' ``with output:`` capture ties output to the message being handled when it is
+    entered, which a background thread does not have: its prints landed under whichever cell
+    ran last, and the explorer's log stayed empty. Routing by thread does not depend on that.
+    """
+    me = threading.get_ident()
+    routes = {name: _ThreadStream(getattr(sys, name), me, sink) for name in ("stdout", "stderr")}
+    for name, route in routes.items():
+        setattr(sys, name, route)
+    try:
+        yield
+    finally:
+        for name, route in routes.items():
+            route.close_route()
+            if getattr(sys, name) is route:  # else someone replaced it since: leave theirs
+                setattr(sys, name, route.inner)
+
+
+def fit_to_width(figure: go.Figure) -> go.Figure:
+    """A copy of ``figure`` that takes the width of where it is drawn instead of a fixed one,
+    so it is not clipped in a narrow window (the height stays as designed)."""
+    fitted = go.Figure(figure)
+    fitted.update_layout(width=None, autosize=True)
+    return fitted
+
+
+def figure_bundle(figure: go.Figure) -> dict[str, Any]:
+    """The figure as a display output (a notebook output's JSON), data included.
+
+    JupyterLab, Notebook 7 and VS Code draw ``application/vnd.plotly.v1+json``; Colab and
+    other HTML front ends get ``text/html`` that loads plotly.js from its CDN.
+    """
+    # No config {"responsive": true}: with it, plotly sizes the plot to 100% of its container,
+    # and inside a widget's output area that container can be 0 px tall: an empty figure.
+    # JupyterLab's plotly renderer already refits the width whenever the output area resizes.
+    spec = json.loads(figure.to_json())
+    data = {
+        "application/vnd.plotly.v1+json": spec,
+        "text/html": figure.to_html(include_plotlyjs="cdn", full_html=False),
+        "text/plain": f"<plotly figure: {figure.layout.title.text or 'untitled'}>",
+    }
+    return {"output_type": "display_data", "data": data, "metadata": {}}
 
 
 def curves_view(

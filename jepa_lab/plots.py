@@ -136,8 +136,7 @@ def mask_figure(
     side = max(400, min(1000, 14 * t + 150))
     fig.update_layout(
         title=title,
-        width=side + 80,
-        height=side,
+        height=side,  # width: the page's (a fixed one was clipped in a laptop's JupyterLab)
         xaxis={"title": "key position (attended to)", "side": "top", **ticks},
         yaxis={
             "title": "query position (attending)",
@@ -255,8 +254,7 @@ def curves_figure(
     fig.update_layout(
         title=title or f"{', '.join(metrics)} by {x} (mean ± 1 std over seeds)",
         hovermode="closest",
-        width=max(600, 450 * len(metrics)),
-        height=450,
+        height=450,  # width: the page's (a fixed 1,350 px clipped the legend on a laptop)
     )
     return fig
 
@@ -360,7 +358,7 @@ def geometry_figure(
     fig.update_yaxes(matches="y")
     fig.update_yaxes(title_text="dim 2", row=1, col=1)
     fig.update_layout(
-        title=title, width=520 * len(panels) + 160, height=520, legend={"itemsizing": "constant"}
+        title=title, height=520, legend={"itemsizing": "constant"}  # width: the page's
     )
     return fig
 

@@ -6,9 +6,13 @@
 Each explorer is an ``ipywidgets.VBox`` whose controls are attributes (``explorer.k``,
 ``explorer.start``...), so a notebook or a test can drive it by setting ``.value`` or calling
 ``.click()``. Controls are wired with explicit observers (``ipywidgets.interactive`` would
-swallow exceptions); the logic lives in :mod:`jepa_lab.explore`. Figures are plotly
-``FigureWidget``s updated in place (they need the ``anywidget`` package); without it, an
-``ipywidgets.Output`` re-displays each new figure instead.
+swallow exceptions); the logic lives in :mod:`jepa_lab.explore`.
+
+Figures travel inside the widget's own state: each one is an ``ipywidgets.Output`` whose
+``outputs`` hold the whole plotly figure, replaced on every change. A view that appears late (a
+slow kernel or browser, a notebook reopened) draws the current figure from that state; nothing
+depends on a message arriving while a view exists, and updates from the training thread need
+no cell context.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from . import plots
+from .config import MAX_PREDICTOR_TOKENS
 from .explore import (
     CURVE_METRICS,
     GeometryView,
@@ -33,8 +38,11 @@ from .explore import (
     default_tokenizer,
     embeddings_of,
     explorer_config,
+    figure_bundle,
+    fit_to_width,
     geometry_view,
     mask_view,
+    padded_example,
 )
 from .geometry import VIEWS, Embeddings
 from .losses import DISTANCES
@@ -45,63 +53,27 @@ try:
 except ImportError as err:  # the notebooks extra installs it
     raise ImportError(
         "jepa_lab.widgets needs ipywidgets: pip install 'jepa-lab[notebooks]' "
-        "(or pip install ipywidgets anywidget)"
+        "(or pip install ipywidgets)"
     ) from err
 
 WIDE = w.Layout(width="420px")
 LABEL_WIDTH = {"description_width": "120px"}
 
 
-def figure_widget_available() -> bool:
-    """plotly's FigureWidget works (plotly >= 6 needs the anywidget package for it)."""
-    try:
-        go.FigureWidget()
-    except ImportError:
-        return False
-    return True
-
-
 class FigurePane:
-    """A plotly figure on screen that new figures replace: in place in a FigureWidget (traces
-    and layout updated, so the view does not flicker), or re-displayed in an Output.
+    """A plotly figure on screen that new figures replace.
 
-    ``figure`` is what is shown now (the FigureWidget itself, or the last figure displayed).
+    ``widget`` is an Output whose state holds the figure (see the module docstring); ``figure``
+    is the figure shown now, sized to the width of the page rather than a fixed one.
     """
 
-    def __init__(self, figure: go.Figure, live: bool | None = None):
-        self.live = figure_widget_available() if live is None else live
-        if self.live:
-            self.figure: go.Figure = go.FigureWidget(figure)
-            self.widget: w.Widget = self.figure
-        else:
-            self.widget = w.Output()
-            self.show(figure)
+    def __init__(self, figure: go.Figure):
+        self.widget = w.Output(layout=w.Layout(width="100%"))
+        self.show(figure)
 
     def show(self, figure: go.Figure) -> None:
-        if not self.live:
-            from IPython.display import display
-
-            self.figure = figure
-            self.widget.clear_output(wait=True)
-            with self.widget:
-                display(figure)
-            return
-        fw = self.figure
-        if [t.type for t in fw.data] == [t.type for t in figure.data]:
-            with fw.batch_update():  # same traces: update their data, one message to the page
-                for old, new in zip(fw.data, figure.data, strict=True):
-                    props = new.to_plotly_json()
-                    props.pop("type", None)
-                    props.pop("uid", None)
-                    for key in old.to_plotly_json():  # reset what the new trace leaves unset
-                        if key not in props and key not in ("type", "uid"):
-                            props[key] = None
-                    old.update(props, overwrite=True)
-                fw.layout = figure.layout
-        else:  # different traces (views ticked, panels added): replace them all
-            fw.data = ()
-            fw.layout = figure.layout
-            fw.add_traces(list(figure.data))
+        self.figure = fit_to_width(figure)
+        self.widget.outputs = (figure_bundle(self.figure),)
 
 
 def _slider_style() -> dict[str, Any]:
@@ -119,7 +91,6 @@ class MaskExplorer(w.VBox):
         examples: Sequence[Any],
         tokenizer: Any = None,
         model: Any = None,
-        live: bool | None = None,
     ):
         self.examples = list(examples)
         if not self.examples:
@@ -127,10 +98,17 @@ class MaskExplorer(w.VBox):
         if tokenizer is None:
             tokenizer = model.tokenizer if model is not None else default_tokenizer(self.examples)
         self.tokenizer, self.model = tokenizer, model
+        first_padded = padded_example(self.examples, self.tokenizer)  # show padding at once
         self.index = w.IntSlider(
-            0, min=0, max=len(self.examples) - 1, description="example", **_slider_style()
+            first_padded,
+            min=0,
+            max=len(self.examples) - 1,
+            description="example",
+            **_slider_style(),
         )
-        self.k = w.IntSlider(1, min=0, max=8, description="k (predictors)", **_slider_style())
+        self.k = w.IntSlider(
+            1, min=0, max=MAX_PREDICTOR_TOKENS, description="k (predictors)", **_slider_style()
+        )
         self.text_view = w.ToggleButtons(
             options=["user", "prompt"], value="user", description="Text view", style=LABEL_WIDTH
         )
@@ -146,7 +124,7 @@ class MaskExplorer(w.VBox):
         self.view: MaskView | None = None
         self.error: str | None = None
         first = self._compute()
-        self.pane = FigurePane(first.figure if first else go.Figure(), live)
+        self.pane = FigurePane(first.figure if first else go.Figure())
         controls = [self.index, self.k, self.text_view, self.padding_side, self.pad_with_next]
         for control in controls:
             control.observe(self.refresh, names="value")
@@ -181,15 +159,15 @@ class MaskExplorer(w.VBox):
 
 
 def mask_explorer(
-    examples: Sequence[Any], tokenizer: Any = None, model: Any = None, live: bool | None = None
+    examples: Sequence[Any], tokenizer: Any = None, model: Any = None
 ) -> MaskExplorer:
     """Explore how one example is packed into a row and which tokens see which.
 
     examples: (text, code) pairs or Example objects; tokenizer: whose chat template to use
-    (default: ``model``'s, else a small one trained on the examples). live=False forces the
-    Output fallback instead of a FigureWidget.
+    (default: ``model``'s, else a small one trained on the examples). It opens on the first
+    example whose row is padded when batched with the next one.
     """
-    return MaskExplorer(examples, tokenizer, model, live)
+    return MaskExplorer(examples, tokenizer, model)
 
 
 # ============================================================================ hyperparameters
@@ -205,21 +183,26 @@ class HyperparameterExplorer(w.VBox):
         run_dir: str | os.PathLike | None = None,
         data: tuple[list[Any], list[Any]] | None = None,
         metrics: Sequence[str] = CURVE_METRICS,
-        live: bool | None = None,
     ):
         self.config = config or explorer_config()
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="jepa-lab-explore-"))
         self.data, self.metrics = data, tuple(metrics)
         hp = Hyperparameters.from_config(self.config)
         s = _slider_style()
-        self.lam = w.FloatSlider(hp.lam, min=0.1, max=4.0, step=0.1, description="λ (JEPA)", **s)
-        self.gamma = w.FloatSlider(hp.gamma, min=0.0, max=2.0, step=0.1, description="γ (NTP)", **s)
-        self.k = w.IntSlider(hp.k, min=0, max=8, description="k (predictors)", **s)
+        # Ranges: what JepaConfig accepts (k up to MAX_PREDICTOR_TOKENS, loss dropout 0..1),
+        # with lambda > 0 (lambda = 0 is the NTP arm, which always runs) and weights up to 10.
+        self.lam = w.FloatSlider(hp.lam, min=0.05, max=10.0, step=0.05, description="λ (JEPA)", **s)
+        self.gamma = w.FloatSlider(
+            hp.gamma, min=0.0, max=10.0, step=0.05, description="γ (NTP)", **s
+        )
+        self.k = w.IntSlider(
+            hp.k, min=0, max=MAX_PREDICTOR_TOKENS, description="k (predictors)", **s
+        )
         self.distance = w.Dropdown(
             options=list(DISTANCES), value=hp.distance, description="distance", style=LABEL_WIDTH
         )
         self.loss_dropout = w.FloatSlider(
-            hp.loss_dropout, min=0.0, max=0.95, step=0.05, description="loss dropout", **s
+            hp.loss_dropout, min=0.0, max=1.0, step=0.05, description="loss dropout", **s
         )
         self.lr = w.FloatLogSlider(
             hp.lr,
@@ -235,7 +218,9 @@ class HyperparameterExplorer(w.VBox):
         self.start = w.Button(description="Start", button_style="success", icon="play")
         self.stop = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.status = w.HTML("Set the knobs and press Start.")
-        self.pane = FigurePane(curves_view([]), live)
+        self.pane = FigurePane(curves_view([]))
+        # Filled by append_stdout from the training thread (explore.thread_output_to routes
+        # that thread's prints here): state updates, which need no cell to be running.
         self.training_log = w.Output(layout=w.Layout(max_height="240px", overflow="auto"))
         log_box = w.Accordion(children=[self.training_log], selected_index=None)
         log_box.set_title(0, "training log")
@@ -288,13 +273,13 @@ class HyperparameterExplorer(w.VBox):
                 on_status=self._set_status,
                 on_finish=self._on_finish,
                 data=self.data,
-                capture=self.training_log,
+                log=self.training_log.append_stdout,
             )
         except (ValueError, FileExistsError) as err:
             self._set_status(f"cannot start: {err}")
             return
         self.run = run
-        self.training_log.clear_output()
+        self.training_log.outputs = ()
         self.pane.show(curves_view([]))
         self.start.disabled, self.stop.disabled = True, False
         run.start()
@@ -315,7 +300,6 @@ def hyperparameter_explorer(
     config: TrainConfig | None = None,
     run_dir: str | os.PathLike | None = None,
     data: tuple[list[Any], list[Any]] | None = None,
-    live: bool | None = None,
 ) -> HyperparameterExplorer:
     """Train NTP and LLM-JEPA side by side with your hyperparameters, watching the curves.
 
@@ -323,7 +307,7 @@ def hyperparameter_explorer(
     examples, 6 epochs). run_dir: where the arms go (``run_dir/ntp``, ``run_dir/jepa``, replaced
     on each Start); a temporary directory by default.
     """
-    return HyperparameterExplorer(config, run_dir, data, live=live)
+    return HyperparameterExplorer(config, run_dir, data)
 
 
 # ============================================================================ geometry
@@ -340,7 +324,6 @@ class GeometryExplorer(w.VBox):
         pairs: Sequence[Any],
         batch_size: int = 32,
         seed: int = 0,
-        live: bool | None = None,
     ):
         if not checkpoints:
             raise ValueError("geometry_explorer: no checkpoints given")
@@ -372,7 +355,7 @@ class GeometryExplorer(w.VBox):
         self.message = w.HTML()
         self.view: GeometryView | None = None
         first = self._compute()
-        self.pane = FigurePane(first.figure if first else go.Figure(), live)
+        self.pane = FigurePane(first.figure if first else go.Figure())
         controls = [self.method, self.left, self.right, *self.view_boxes.values(), self.points]
         for control in controls:
             control.observe(self.refresh, names="value")
@@ -438,11 +421,10 @@ def geometry_explorer(
     pairs: Sequence[Any],
     batch_size: int = 32,
     seed: int = 0,
-    live: bool | None = None,
 ) -> GeometryExplorer:
     """Explore embeddings of ``pairs`` under one or two checkpoints (before / after training).
 
     checkpoints: name -> a saved JepaModel directory (loaded with JepaModel.from_pretrained),
     a JepaModel, or precomputed Embeddings; each is embedded once and cached.
     """
-    return GeometryExplorer(checkpoints, pairs, batch_size, seed, live)
+    return GeometryExplorer(checkpoints, pairs, batch_size, seed)

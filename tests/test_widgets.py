@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 import torch
 from conftest import PAIRS, make_model, make_tokenizer
@@ -15,11 +19,15 @@ from safetensors.torch import load_file
 
 from jepa_lab import JepaConfig, JepaModel
 from jepa_lab.build import load_examples
+from jepa_lab.config import MAX_PREDICTOR_TOKENS
 from jepa_lab.explore import (
     HyperparameterRun,
     Hyperparameters,
+    figure_bundle,
     geometry_view,
     mask_view,
+    padded_example,
+    thread_output_to,
 )
 from jepa_lab.geometry import collapse_report, extract_embeddings
 from jepa_lab.masks import IGNORE_INDEX, NO_SEGMENT
@@ -147,12 +155,26 @@ def test_mask_view_names_bad_input():
         mask_view([PAIRS[0], 42], 0)
 
 
-@pytest.mark.parametrize("live", [True, False])
-def test_mask_explorer_redraws_on_every_control(live):
+def typed_array(value) -> np.ndarray:
+    """An array as plotly.js reads it from JSON: a list, or {dtype, bdata (base64), shape}."""
+    if not isinstance(value, dict):
+        return np.asarray(value)
+    flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
+    return flat.reshape(shape)
+
+
+def shown_on_the_page(pane) -> dict:
+    """The plotly figure the pane's widget state holds: what a browser draws, view or not."""
+    (output,) = pane.widget.outputs
+    assert output["output_type"] == "display_data"
+    return output["data"]["application/vnd.plotly.v1+json"]
+
+
+def test_mask_explorer_redraws_on_every_control():
     tokenizer = make_tokenizer("llama3")
-    explorer = widgets.mask_explorer(PAIRS, tokenizer, live=live)
-    shown = explorer.pane.figure
-    assert isinstance(explorer.pane.widget, w.Output if not live else type(shown))
+    explorer = widgets.mask_explorer(PAIRS, tokenizer)
+    assert isinstance(explorer.pane.widget, w.Output)
 
     def expect(index, k, text_view, side):
         ref = mask_view(PAIRS, index, k, text_view, side, tokenizer)
@@ -160,7 +182,18 @@ def test_mask_explorer_redraws_on_every_control(live):
         np.testing.assert_array_equal(np.asarray(fig.data[0].z), ref.mask.numpy().astype(int))
         assert list(fig.layout.xaxis.ticktext) == ref.token_labels
         assert explorer.text.value == ref.describe()
+        state = shown_on_the_page(explorer.pane)  # the widget state carries the same data
+        np.testing.assert_array_equal(typed_array(state["data"][0]["z"]), ref.mask.numpy())
+        assert "width" not in state["layout"]  # sized to the page, never clipped
 
+    lengths = [
+        len(mask_view(PAIRS, i, tokenizer=tokenizer, companion=None).token_ids)
+        for i in range(len(PAIRS))
+    ]
+    first_padded = next(i for i in range(len(PAIRS) - 1) if lengths[i] < lengths[i + 1])
+    assert explorer.index.value == first_padded  # opens on a row that shows padding
+    assert "[padding]" in explorer.text.value
+    explorer.index.value = 0
     expect(0, 1, "user", "right")
     explorer.k.value = 4
     expect(0, 4, "user", "right")
@@ -171,8 +204,60 @@ def test_mask_explorer_redraws_on_every_control(live):
     expect(2, 4, "prompt", "right")
     explorer.padding_side.value = "left"
     expect(2, 4, "prompt", "left")
-    if live:  # one FigureWidget, updated in place
-        assert explorer.pane.figure is shown
+    explorer.k.value = explorer.k.max  # the slider reaches every k the config accepts
+    assert explorer.k.max == MAX_PREDICTOR_TOKENS
+    expect(2, MAX_PREDICTOR_TOKENS, "prompt", "left")
+
+
+def test_padded_example_is_the_first_row_shorter_than_the_next():
+    tokenizer = make_tokenizer("llama3")
+    pairs = [("a b c d e f", "x y z"), ("a b", "x"), ("a b c d", "x y z w"), ("a", "b")]
+
+    def alone(i):
+        return len(mask_view(pairs, i, tokenizer=tokenizer, companion=None).token_ids)
+
+    assert alone(0) > alone(1) < alone(2)  # so the first padded row is example 1
+    assert padded_example(pairs, tokenizer) == 1
+    view = mask_view(pairs, 1, tokenizer=tokenizer)  # batched with the next, as by default
+    assert view.segment_ids.count(-1) == alone(2) - alone(1)
+    assert padded_example(pairs[:2], tokenizer) == 0  # none shorter than the next: the first
+
+
+def test_thread_output_goes_to_the_sink_and_other_threads_are_untouched(capsys):
+    lines, done = [], threading.Event()
+    streams = (sys.stdout, sys.stderr)
+
+    def worker():
+        with thread_output_to(lines.append):
+            print("epoch 1: loss 2.5")
+            print("partial", end="")
+            sys.stderr.write("a warning\n")
+            done.wait(5)  # the main thread prints while this one is routed
+        print("after the route")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(0.2)
+    print("main thread")
+    done.set()
+    thread.join(5)
+    assert lines == ["epoch 1: loss 2.5\n", "a warning\n", "partial\n"]
+    out = capsys.readouterr().out
+    assert "main thread" in out and "after the route" in out and "epoch 1" not in out
+    assert (sys.stdout, sys.stderr) == streams  # put back as they were
+
+
+def test_figure_bundle_carries_the_figure_for_lab_and_html_front_ends():
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name="s"))
+    fig.update_layout(title="t", width=1350)
+    fitted = widgets.fit_to_width(fig)
+    assert fitted.layout.width is None and fig.layout.width == 1350  # a copy; the input kept
+    data = figure_bundle(fitted)["data"]
+    spec = data["application/vnd.plotly.v1+json"]
+    assert list(typed_array(spec["data"][0]["y"])) == [3, 4]
+    assert "width" not in spec["layout"]
+    assert "cdn.plot.ly" in data["text/html"] and '"y":[3,4]' in data["text/html"]
+    assert json.dumps(figure_bundle(fitted))  # JSON all the way (numpy arrays converted)
 
 
 # ============================================================================ hyperparameters
@@ -214,6 +299,8 @@ def test_explorer_trains_both_arms_with_the_chosen_knobs_and_plots_every_epoch(s
     assert run.error is None, run.error
     assert explorer.start.disabled is False and explorer.stop.disabled is True
     assert explorer.status.value.startswith("done")
+    log = "".join(o.get("text", "") for o in explorer.training_log.outputs)
+    assert "[ntp seed 0] epoch 2" in log and "[jepa seed 0] epoch 2" in log  # the trainer's lines
 
     for arm, lam in (("ntp", 0.0), ("jepa", 0.7)):
         identity = json.loads((tmp_path / arm / "run.json").read_text())
