@@ -241,7 +241,7 @@ def _assert_widget(output, what: str) -> None:
         assert fallback not in text, f"{what}: shown as {fallback!r}, not as a widget:\n{text}"
 
 
-PLOT_STATE = """el => ({
+PLOT_STATE = """el => !el.closest('.jp-Cell-outputArea') ? null : ({
   traces: el.data ? el.data.length : 0,
   drawn: el.querySelectorAll('.main-svg g.trace, .main-svg g.hm, .main-svg image').length,
   data: JSON.stringify(el.data || null),
@@ -258,8 +258,9 @@ def _plot(output, what: str, index: int = 0) -> dict:
     plot.wait_for(state="attached", timeout=30_000)
     deadline = time.monotonic() + 30
     while True:
+        # None while a redraw swaps the plot's element (the old one leaves the page first).
         state = plot.evaluate(PLOT_STATE)
-        if state["traces"] and state["drawn"] and state["height"] > 0:
+        if state and state["traces"] and state["drawn"] and state["height"] > 0:
             assert state["width"] <= state["room"] + 1, (
                 f"{what}: the figure is {state['width']:.0f} px wide in a "
                 f"{state['room']:.0f} px output area (clipped)"
