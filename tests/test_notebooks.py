@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 EXERCISE_DIR = NOTEBOOK_DIR / "exercises"
 ASSIGNMENT_DIR = NOTEBOOK_DIR / "assignments"  # otter-assign sources: solutions and tests
-GITHUB = "jepa-lab/jepa-lab"
+# owner/name, from the one place the repository is named (pyproject.toml [project.urls])
+REPOSITORY = re.search(
+    r'^Repository = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M
+).group(1)
+GITHUB = REPOSITORY.removeprefix("https://github.com/")
 CELL_TIMEOUT_S = 120  # one cell; a smoke run of a whole notebook takes seconds
 NOTEBOOK_TIMEOUT_S = 300
 
