@@ -4,6 +4,7 @@ fault table names exists, and one repository URL is used everywhere."""
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 from pathlib import Path
@@ -224,3 +225,41 @@ def test_environments_pin_the_same_cpu_torch_and_the_package_does_not():
     assert torch_spec and torch_spec.group(1).startswith("torch>="), (
         f"the package asks for a range of torch, not a pin: {torch_spec and torch_spec.group(1)}"
     )
+
+
+# ------------------------------------------------------------- names the docs use exist
+def _resolve(dotted: str) -> bool:
+    """Whether ``jepa_lab.a.b.c`` names a module or an attribute reachable from one."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[i:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def _code_imports(text: str) -> list[str]:
+    """``module.name`` for every ``from jepa_lab... import name`` in the python blocks."""
+    found = []
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jepa_lab"):
+                found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_functions_and_files_the_docs_name_exist(path: Path):
+    text = path.read_text(encoding="utf-8")
+    dotted = set(re.findall(r"\bjepa_lab(?:\.\w+)+", text)) | set(_code_imports(text))
+    missing = sorted(name for name in dotted if not _resolve(name))
+    missing += sorted(
+        f for f in set(re.findall(r"\bjepa_lab/[\w/]+\.py", text)) if not (ROOT / f).exists()
+    )
+    assert not missing, f"{path.relative_to(ROOT)} names what the code no longer has: {missing}"
