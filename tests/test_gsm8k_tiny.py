@@ -73,23 +73,9 @@ def test_knobs_default_to_none_and_stay_out_of_the_other_presets():
         assert config.gsm8k_steps is None and config.gsm8k_max_number is None
 
 
-def test_smoke_run_records_held_out_numeric_accuracy(tmp_path):
-    from jepa_lab.train import train
-
-    config = preset("gsm8k-tiny", **SMOKE)
-    result = train(config, tmp_path / "run", "jepa", progress=False)
-    record = result.history[-1]
-    predictions = [json.loads(line) for line in
-                   (tmp_path / "run" / "predictions.jsonl").read_text().splitlines()]
-    assert len(predictions) == SMOKE["eval_size"]
-    # recompute the numeric accuracy from the saved answers, independently of evaluate()
-    recomputed = sum(gsm8k_correct(p["answer"], p["gold"]) for p in predictions) / len(predictions)
-    assert record["eval_accuracy"] == pytest.approx(recomputed)
-    saved = json.loads((tmp_path / "run" / "run.json").read_text())["config"]
-    assert (saved["gsm8k_steps"], saved["gsm8k_max_number"]) == (1, 10)
-
-
 def test_cli_compare_with_the_preset(tmp_path, capsys):
+    """Both arms at smoke size through compare and train(), with the numeric accuracy each
+    records on held-out problems, then the runs scored on real GSM8K from a shell."""
     out = tmp_path / "compare"
     args = ["compare", "--preset", "gsm8k-tiny", "--seeds", "0", "--out", str(out),
             "--no-progress", "--train-size", "32", "--eval-size", "4", "--epochs", "1",
@@ -101,9 +87,17 @@ def test_cli_compare_with_the_preset(tmp_path, capsys):
     assert comparison["config"]["preset"] == "gsm8k-tiny"
     assert comparison["config"]["gsm8k_steps"] == 2
     assert len(comparison["ntp_values"]) == len(comparison["jepa_values"]) == 1
-    golds = [json.loads(line)["gold"] for line in
-             (out / "ntp-seed0" / "predictions.jsonl").read_text().splitlines()]
-    assert all(len(NOTE.findall(g)) == 2 for g in golds)
+    for arm in ("ntp", "jepa"):
+        run = out / f"{arm}-seed0"
+        predictions = [json.loads(line) for line in
+                       (run / "predictions.jsonl").read_text().splitlines()]
+        assert len(predictions) == 4
+        assert all(len(NOTE.findall(p["gold"])) == 2 for p in predictions)
+        # the recorded accuracy, recomputed from the saved answers independently of evaluate()
+        right = sum(gsm8k_correct(p["answer"], p["gold"]) for p in predictions) / 4
+        assert comparison[f"{arm}_values"] == [pytest.approx(right)]
+        saved = json.loads((run / "run.json").read_text())["config"]
+        assert (saved["gsm8k_steps"], saved["gsm8k_max_number"]) == (2, 10)
     if not REAL_TEST.is_file():
         return
     # the trained run, scored on real GSM8K from a shell
