@@ -92,7 +92,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from jepa_lab import JepaConfig, JepaModel
-    from jepa_lab.geometry import extract_embeddings, geometry_summary, project
+    from jepa_lab.evaluate import extract_embeddings
+    from jepa_lab.geometry import geometry_summary, project
 
     pairs, source = load_pairs(args.n)
     model, tokenizer = tiny_model(pairs)

@@ -26,6 +26,8 @@ from .config import MAX_PREDICTOR_TOKENS
 from .data import gsm8k_synth, nlrx_synth
 from .data.download import cache_dir
 from .presets import TrainConfig
+from .tiny import tiny_llama
+from .tokenizer import train_tokenizer
 
 BASE_VERSION = 1
 
@@ -80,26 +82,22 @@ def _chunks(tokenizer, documents: list[str], seq_len: int) -> torch.Tensor:
 
 def pretrain_base(spec: BaseSpec, out_dir: Path, progress: bool = True) -> None:
     """Train the base with NTP on the corpus and save model + tokenizer to ``out_dir``."""
-    from transformers import LlamaForCausalLM, Trainer, TrainingArguments
-
-    from .build import tiny_llama_config
-    from .tokenizer import train_tokenizer
+    from transformers import Trainer, TrainingArguments
 
     documents = base_corpus(spec)
     tokenizer = train_tokenizer(documents, vocab_size=spec.vocab_size)
     rows = _chunks(tokenizer, documents, spec.seq_len)
     dataset = [{"input_ids": row, "labels": row} for row in rows]
-    torch.manual_seed(spec.seed)
-    config = tiny_llama_config(
+    model = tiny_llama(
         spec.hidden_size,
         spec.num_layers,
         spec.num_heads,
         len(tokenizer) + MAX_PREDICTOR_TOKENS,  # room for any k without resizing
+        seed=spec.seed,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    model = LlamaForCausalLM._from_config(config, attn_implementation="sdpa")
     with tempfile.TemporaryDirectory() as scratch:
         args = TrainingArguments(
             output_dir=scratch,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
+from .base import pretrained_base
 from .data import load_dataset
 from .model import JepaModel
 from .presets import TrainConfig
+from .tiny import tiny_llama
 from .tokenizer import tokenizer_for
 
 
@@ -25,23 +26,6 @@ def load_examples(config: TrainConfig) -> tuple[list[Any], list[Any]]:
     return list(train), list(held_out)
 
 
-def tiny_llama_config(
-    hidden_size: int, num_layers: int, num_heads: int, vocab_size: int, **extra: Any
-) -> LlamaConfig:
-    """The from-config Llama of the tiny and small presets (and of the pretrained base)."""
-    return LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 3,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_heads,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        **extra,
-    )
-
-
 def build_jepa_model(config: TrainConfig, train_examples: list[Any]) -> JepaModel:
     """The model of ``config`` with its tokenizer, wrapped for the JEPA objective.
 
@@ -51,19 +35,15 @@ def build_jepa_model(config: TrainConfig, train_examples: list[Any]) -> JepaMode
     jepa = config.jepa
     if config.from_config:
         if config.init == "base":
-            from .base import pretrained_base
-
             model, tokenizer = pretrained_base(config)
         else:
             tokenizer = tokenizer_for(train_examples, vocab_size=config.vocab_size)
-            torch.manual_seed(config.seed)
-            model = LlamaForCausalLM._from_config(
-                tiny_llama_config(
-                    config.hidden_size,
-                    config.num_layers,
-                    config.num_heads,
-                    len(tokenizer) + jepa.k,
-                ),
+            model = tiny_llama(
+                config.hidden_size,
+                config.num_layers,
+                config.num_heads,
+                len(tokenizer) + jepa.k,
+                seed=config.seed,
                 attn_implementation=config.attn_implementation,
             )
         model = model.float()

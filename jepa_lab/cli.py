@@ -19,8 +19,11 @@ from typing import Any
 
 from .config import JepaConfig
 from .data import ChecksumError, DataFormatError, DownloadError
-from .presets import PRESET_NAMES, TrainConfig, preset
+from .experiment import ARMS
+from .losses import DISTANCES
+from .presets import DEMO_SIZES, PRESET_NAMES, QUICK_DEMO_SIZES, TrainConfig, preset
 from .validation import (
+    TEXT_VIEWS,
     ConfigError,
     InputError,
     custom_code_declared,
@@ -28,8 +31,8 @@ from .validation import (
     validate_compare,
 )
 
-DEMO = dict(train_size=3000, eval_size=300, epochs=6)  # the sizes of benchmarks/tiny_nlrx.py
-QUICK_DEMO = dict(train_size=96, eval_size=16, epochs=1, batch_size=16, max_new_tokens=24)
+DEMO = DEMO_SIZES  # the names the CLI has always used
+QUICK_DEMO = QUICK_DEMO_SIZES
 
 
 FLAG_FIELDS = (  # TrainConfig fields with their own flag (--train-size for train_size, ...)
@@ -143,9 +146,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, help="predictor tokens (0..16)")
     parser.add_argument("--lam", type=float, help="weight of the JEPA term")
     parser.add_argument("--gamma", type=float, help="weight of the NTP term")
-    parser.add_argument("--distance", choices=["cosine", "l2", "mse", "infonce", "centered_cosine"])
+    parser.add_argument("--distance", choices=DISTANCES)
     parser.add_argument("--loss-dropout", type=float)
-    parser.add_argument("--text-view", choices=["user", "prompt"])
+    parser.add_argument("--text-view", choices=TEXT_VIEWS)
     parser.add_argument(
         "--set",
         action="append",
@@ -166,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one arm into a run directory")
     _add_config_flags(p)
-    p.add_argument("--arm", choices=["ntp", "jepa"], default="jepa")
+    p.add_argument("--arm", choices=ARMS, default="jepa")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace what the directory holds")

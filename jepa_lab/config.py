@@ -7,8 +7,11 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .validation import MAX_PREDICTOR_TOKENS, check_jepa_config
+
+__all__ = ["CONFIG_NAME", "MAX_PREDICTOR_TOKENS", "JepaConfig"]
+
 CONFIG_NAME = "jepa_config.json"
-MAX_PREDICTOR_TOKENS = 16
 
 
 @dataclass
@@ -45,8 +48,6 @@ class JepaConfig:
     chat_template: str | None = None
 
     def __post_init__(self) -> None:
-        from .validation import check_jepa_config
-
         check_jepa_config(self)  # types, ranges, finiteness, choices: lam=nan never trains NTP
 
     @property

@@ -1,17 +1,28 @@
-"""Held-out evaluation of a JepaModel: generate answers, score them, measure the embeddings."""
+"""Held-out evaluation of a JepaModel: generate answers, score them, measure the embeddings.
+
+The one loop that runs a model over (text, code) pairs for its embeddings lives here
+(:func:`extract_embeddings`); the held-out losses (:func:`teacher_forced`) come from the same
+pass, and :mod:`jepa_lab.geometry` analyses the arrays it returns.
+"""
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .generation import decode_all, generate_greedy
-from .geometry import effective_rank, paired_cosine, random_pair_cosine
+from .geometry import VIEWS, Embeddings, effective_rank, paired_cosine, random_pair_cosine
+from .losses import objective
 from .model import JepaModel
 from .scoring import score_gsm8k, score_nlrx
+
+_SUMS = ("ntp_sum", "ntp_count", "jepa_sum", "jepa_count")  # what a JepaOutput sums
 
 
 def _device(jm: JepaModel) -> torch.device:
@@ -26,32 +37,22 @@ def _prompts(jm: JepaModel, examples: Sequence[Any]) -> list[list[int]]:
     return prompts
 
 
-@torch.inference_mode()
 def teacher_forced(jm: JepaModel, examples: Sequence[Any], batch_size: int = 64) -> dict:
     """Held-out NTP and JEPA losses and the three embeddings [N, H] (numpy, float32)."""
-    was_training = jm.training
-    jm.eval()
-    device = _device(jm)
-    ntp_sum, ntp_count, jepa_sum = 0.0, 0, 0.0
-    parts: dict[str, list[np.ndarray]] = {"text": [], "pred": [], "code": []}
-    try:
-        for start in range(0, len(examples), batch_size):
-            chunk = list(examples[start : start + batch_size])
-            batch = {k: v.to(device) for k, v in jm.build_batch(chunk, jepa=True).items()}
-            out = jm(**batch)
-            ntp_sum += float(out.ntp_sum)
-            ntp_count += out.ntp_count
-            jepa_sum += float(out.jepa_sum)
-            for name in parts:
-                parts[name].append(getattr(out, f"{name}_emb").float().cpu().numpy())
-    finally:
-        jm.train(was_training)
-    embeddings = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    n = len(embeddings["text"])
+    embeddings, sums = _embed_all(jm, examples, batch_size, progress=False)
+    cfg = jm.config
+    held_out = objective(
+        sums.get("ntp_sum", 0.0),
+        sums.get("ntp_count", 0.0),
+        sums.get("jepa_sum", 0.0),
+        sums.get("jepa_count", 0.0),
+        cfg.gamma,
+        cfg.lam,
+    )
     return {
-        "eval_ntp_loss": ntp_sum / max(ntp_count, 1),
-        "eval_jepa_loss": jepa_sum / max(n, 1),
-        **embeddings,
+        "eval_ntp_loss": held_out.ntp,
+        "eval_jepa_loss": held_out.jepa,
+        **embeddings.views(),
     }
 
 
@@ -109,3 +110,152 @@ def evaluate(
         for i, (e, g, a, c) in enumerate(zip(examples, golds, answers, correct, strict=True))
     ]
     return metrics
+
+
+# ----------------------------------------------------------------------------- embeddings
+
+
+def _pair_strings(pair: Any, i: int) -> tuple[str, str]:
+    """(text, code) from a tuple or from an object with .text / .code."""
+    if isinstance(pair, (tuple, list)) and len(pair) == 2:
+        text, code = pair
+    elif hasattr(pair, "text") and hasattr(pair, "code"):
+        text, code = pair.text, pair.code
+    else:
+        raise TypeError(
+            f"pairs[{i}]: expected a (text, code) tuple or an object with .text and .code, "
+            f"got {type(pair).__name__}"
+        )
+    if not isinstance(text, str) or not isinstance(code, str):
+        raise TypeError(
+            f"pairs[{i}]: text and code must be str, got "
+            f"{type(text).__name__} and {type(code).__name__}"
+        )
+    return text, code
+
+
+def _model_device(model: Any):
+    device = getattr(model, "device", None)
+    if device is not None:
+        return device
+    params = getattr(model, "parameters", None)
+    if callable(params):
+        for p in params():
+            return p.device
+    return None
+
+
+def _embed_chunk(jepa_model: Any, chunk: list[Any], device: Any, jepa_kw: dict) -> dict:
+    """Views of one chunk as float32 arrays [b, H] (b < len(chunk) if build_batch dropped
+    pairs), with the chunk's summed losses and their counts when the model reports them."""
+    batch = jepa_model.build_batch(chunk, **jepa_kw)
+    if device is not None:
+        batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+    out = jepa_model(**batch)
+    if getattr(out, "text_emb", None) is None or getattr(out, "code_emb", None) is None:
+        raise RuntimeError(
+            "the model returned no text_emb/code_emb: build the batch with the "
+            "JEPA views (build_batch(pairs, jepa=True))"
+        )
+    # With k=0 there are no predictor tokens: Pred(Enc(Text)) is Enc(Text) itself.
+    pred = getattr(out, "pred_emb", None)
+    views = {
+        "text": out.text_emb,
+        "pred": out.text_emb if pred is None else pred,
+        "code": out.code_emb,
+    }
+    arrays = {v: t.detach().float().cpu().numpy() for v, t in views.items()}
+    sums = {name: getattr(out, name, None) for name in _SUMS}
+    arrays["sums"] = {k: float(v) for k, v in sums.items() if v is not None}
+    return arrays
+
+
+def extract_embeddings(
+    jepa_model: Any, pairs: Sequence[Any], batch_size: int = 32, progress: bool = True
+) -> Embeddings:
+    """Run a JepaModel over (text, code) pairs and collect the three views as float32 arrays.
+
+    Works for both arms: the JEPA views are built even when the model trains with lam = 0 (the
+    NTP baseline), so its geometry can be compared with LLM-JEPA's. Batched under
+    torch.inference_mode; the model is put in eval mode for the pass (dropout off) and its
+    previous train/eval mode is restored afterwards, even on error. Pairs the model cannot embed
+    (longer than JepaConfig.max_length) are skipped with a warning naming their indices.
+    """
+    return _embed_all(jepa_model, pairs, batch_size, progress)[0]
+
+
+def _embed_all(
+    jepa_model: Any, pairs: Sequence[Any], batch_size: int = 32, progress: bool = True
+) -> tuple[Embeddings, dict[str, float]]:
+    """The one extraction loop: the views of every pair it can embed, and the summed
+    losses and counts over those pairs (``_SUMS``)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    pairs = list(pairs)
+    strings = [_pair_strings(p, i) for i, p in enumerate(pairs)]
+    if not strings:
+        raise ValueError("extract_embeddings: pairs is empty")
+    params = inspect.signature(jepa_model.build_batch).parameters
+    jepa_kw = {"jepa": True} if "jepa" in params else {}  # the NTP arm would skip the views
+    device = _model_device(jepa_model)
+    was_training = bool(getattr(jepa_model, "training", False))
+    chunks: dict[str, list[np.ndarray]] = {v: [] for v in VIEWS}
+    kept: list[int] = []
+    sums: dict[str, float] = {}
+    skipped: list[tuple[int, str]] = []
+    bar = tqdm(total=len(pairs), desc="embeddings", unit="pair", disable=not progress)
+    try:
+        if hasattr(jepa_model, "eval"):
+            jepa_model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(pairs), batch_size):
+                idx = list(range(start, min(start + batch_size, len(pairs))))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # drops are re-reported below, by index
+                    try:
+                        views = _embed_chunk(jepa_model, [pairs[i] for i in idx], device, jepa_kw)
+                    except ValueError:  # e.g. every pair of the chunk is too long
+                        views = {"text": [], "sums": {}}
+                if len(views["text"]) != len(idx):  # some pairs dropped: find them one by one
+                    views = {v: [] for v in VIEWS}
+                    one_sums: dict[str, float] = {}
+                    for i in list(idx):
+                        try:
+                            one = _embed_chunk(jepa_model, [pairs[i]], device, jepa_kw)
+                        except ValueError as err:
+                            skipped.append((i, str(err)))
+                            idx.remove(i)
+                            continue
+                        for v in VIEWS:
+                            views[v].append(one[v])
+                        for name, value in one["sums"].items():
+                            one_sums[name] = one_sums.get(name, 0.0) + value
+                    views = {
+                        v: np.concatenate(a) if a else np.zeros((0, 0)) for v, a in views.items()
+                    }
+                    views["sums"] = one_sums
+                if len(idx):
+                    for v in VIEWS:
+                        chunks[v].append(views[v])
+                    for name, value in views["sums"].items():
+                        sums[name] = sums.get(name, 0.0) + value
+                    kept += idx
+                bar.update(batch_size if start + batch_size <= len(pairs) else len(pairs) - start)
+    finally:
+        bar.close()
+        if hasattr(jepa_model, "train"):
+            jepa_model.train(was_training)
+    if skipped:
+        shown = ", ".join(str(i) for i, _ in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+        warnings.warn(
+            f"extract_embeddings: skipped {len(skipped)} of {len(pairs)} pairs the "
+            f"model could not embed (indices {shown}); first reason: {skipped[0][1]}",
+            stacklevel=2,
+        )
+    if not kept:
+        raise ValueError(f"extract_embeddings: no pair could be embedded ({skipped[0][1]})")
+    arrays = {v: np.concatenate(chunks[v]).astype(np.float32) for v in VIEWS}
+    embeddings = Embeddings(
+        **arrays, texts=[strings[i][0] for i in kept], codes=[strings[i][1] for i in kept]
+    )
+    return embeddings, sums

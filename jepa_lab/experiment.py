@@ -115,7 +115,7 @@ def paired_comparison(
 
 def check_comparison_dir(out_dir: Path) -> None:
     """Refuse a non-empty ``out_dir`` that holds no earlier jepa-lab comparison."""
-    from .train import RunDirectoryError
+    from .rundir import RunDirectoryError
 
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is a file, not a directory; choose another out dir")
@@ -145,13 +145,14 @@ def compare(
     Writes ``comparison.json``, ``comparison.md``, ``history.jsonl`` (all runs' records) and,
     with ``report=True``, ``report.html`` with the curves. ``out_dir`` must be empty or hold an
     earlier comparison; ``overwrite`` removes only what compare and train wrote
-    (``train.COMPARISON_OUTPUTS``, ``train.RUN_OUTPUTS``), never other files.
+    (``rundir.COMPARISON_OUTPUTS``, ``rundir.RUN_OUTPUTS``), never other files.
     """
     from dataclasses import replace
 
     from .build import load_examples
     from .history import History
-    from .train import COMPARISON_OUTPUTS, remove_outputs, train
+    from .rundir import COMPARISON_OUTPUTS, remove_outputs
+    from .train import train
     from .validation import validate_compare, validate_run
 
     out_dir = Path(out_dir)

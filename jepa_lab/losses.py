@@ -10,6 +10,8 @@ study the collapse a tiny model shows; they are off by default and labelled as o
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -87,6 +89,48 @@ def variance_covariance_penalty(emb: torch.Tensor, eps: float = 1e-4) -> torch.T
 def total_loss(ntp: torch.Tensor, jepa: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
     """``gamma * ntp + lam * jepa``."""
     return gamma * ntp + lam * jepa
+
+
+@dataclass
+class Objective:
+    """The objective of one step: the loss and the two means it combines (``jepa`` is None for
+    a step without the JEPA term). Tensors or floats, as the sums were."""
+
+    loss: Any
+    ntp: Any
+    jepa: Any = None
+
+
+def objective(
+    ntp_sum: Any,
+    ntp_count: float,
+    jepa_sum: Any,
+    jepa_count: float,
+    gamma: float,
+    lam: float,
+    ranks: int = 1,
+) -> Objective:
+    """``gamma * NTP + lam * JEPA`` from summed token cross-entropy and summed pair distance.
+
+    The only place the objective is written: the model's output, the trainer's optimised loss
+    and its logged means all call it. Means come from sums and counts so a data-parallel trainer
+    can pass the counts of *all* ranks; ``ranks`` then scales each rank's share back up, because
+    DDP averages the gradients over ranks. ``jepa_sum=None`` is a step without the JEPA term.
+    """
+    ntp = ntp_sum / max(ntp_count, 1) * ranks
+    if jepa_sum is None:
+        return Objective(gamma * ntp, ntp)
+    jepa = jepa_sum / max(jepa_count, 1) * ranks
+    return Objective(total_loss(ntp, jepa, gamma, lam), ntp, jepa)
+
+
+def require_jepa_lam(lam: float, name: str = "lam") -> None:
+    """The LLM-JEPA arm needs ``lam > 0``: with ``lam = 0`` it would be the NTP baseline."""
+    if not lam > 0:
+        raise ValueError(
+            f"{name}={lam}: the LLM-JEPA arm needs lambda > 0 "
+            "(lambda = 0 is the NTP baseline, which is its own arm)"
+        )
 
 
 def jepa_dropped(step: int, rate: float, seed: int = 0) -> bool:

@@ -8,52 +8,50 @@ LLM-JEPA) has the same colour in every figure.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# One colour per view and per arm, shared by every figure.
-VIEW_COLORS = {"text": "#1f77b4", "pred": "#2ca02c", "code": "#d62728"}
-VIEW_LABELS = {"text": "Enc(Text)", "pred": "Pred(Enc(Text))", "code": "Enc(Code)"}
-ARM_COLORS = {"ntp": "#7f7f7f", "jepa": "#9467bd"}
-ARM_LABELS = {"ntp": "NTP baseline", "jepa": "LLM-JEPA"}
-PAIR_LINK_COLOR = "rgba(120, 120, 120, 0.35)"
-MASK_COLORS = ("#f7f7f7", "#08306b")  # blocked, allowed
-SEGMENT_LINE_COLOR = "#e6550d"
-_FALLBACK_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#1f77b4")
-_HOVER_WIDTH = 60  # characters per hover line
-_HOVER_MAX = 400  # characters kept per hover text (GSM8K solutions are long)
+from .plot_style import (  # re-exported: plots is the figures' one import
+    _FALLBACK_COLORS,
+    ARM_COLORS,
+    ARM_LABELS,
+    MASK_COLORS,
+    PAIR_LINK_COLOR,
+    SEGMENT_LINE_COLOR,
+    VIEW_COLORS,
+    VIEW_LABELS,
+    _arm_key,
+    arm_color,
+    arm_label,
+    hover_text,
+    save_html,
+    save_png,
+)
 
-
-def arm_color(arm: str, i: int = 0) -> str:
-    """Colour for an arm key ("ntp", "jepa") or label; other names cycle through a palette."""
-    key = _arm_key(arm)
-    return ARM_COLORS.get(key, _FALLBACK_COLORS[i % len(_FALLBACK_COLORS)])
-
-
-def arm_label(arm: str) -> str:
-    return ARM_LABELS.get(_arm_key(arm), str(arm))
-
-
-def _arm_key(arm: str) -> str:
-    lowered = str(arm).lower()
-    for key, label in ARM_LABELS.items():
-        if lowered in (key, label.lower()):
-            return key
-    return lowered
-
-
-def hover_text(s: str) -> str:
-    """Escape a string for plotly hover (regexes hold < > &) and wrap it into short lines."""
-    s = s if len(s) <= _HOVER_MAX else s[: _HOVER_MAX - 1] + "…"
-    lines = [s[i : i + _HOVER_WIDTH] for i in range(0, len(s), _HOVER_WIDTH)] or [""]
-    return "<br>".join(html.escape(line) for line in lines)
+__all__ = [
+    "ARM_COLORS",
+    "ARM_LABELS",
+    "MASK_COLORS",
+    "PAIR_LINK_COLOR",
+    "SEGMENT_LINE_COLOR",
+    "VIEW_COLORS",
+    "VIEW_LABELS",
+    "arm_color",
+    "arm_label",
+    "curve_stats",
+    "curves_figure",
+    "geometry_figure",
+    "hover_text",
+    "loss_dropout_figure",
+    "mask_figure",
+    "save_html",
+    "save_png",
+    "spectrum_figure",
+]
 
 
 # ----------------------------------------------------------------------------- attention mask
@@ -441,42 +439,3 @@ def loss_dropout_figure(
         height=450,
     )
     return fig
-
-
-# ----------------------------------------------------------------------------- saving
-
-
-def _atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def save_html(fig: go.Figure, path: str | os.PathLike) -> Path:
-    """Write a standalone HTML file with plotly.js inlined (opens offline), atomically."""
-    return _atomic_write(path, fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8"))
-
-
-def save_png(fig: go.Figure, path: str | os.PathLike, scale: float = 2.0) -> Path:
-    """Write a PNG via kaleido, atomically. Raises ImportError if kaleido is not installed.
-
-    Plotly >= 6 renders through kaleido >= 1, which drives a local Google Chrome / Chromium.
-    """
-    try:
-        import kaleido  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "save_png needs the 'kaleido' package to render plotly figures to PNG: "
-            'pip install "kaleido>=1" (it also needs Chrome; `plotly_get_chrome` installs one). '
-            "save_html needs nothing extra."
-        ) from err
-    return _atomic_write(path, fig.to_image(format="png", scale=scale))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .config import JepaConfig
+from .losses import require_jepa_lam
 
 # Learning rates in the range the LLM-JEPA paper fine-tunes with (1e-5 to 2e-5, full fine-tune).
 PAPER_MODELS = {
@@ -140,8 +141,7 @@ class TrainConfig:
         if arm == "ntp":
             return replace(self, jepa=replace(self.jepa, lam=0.0))
         if arm == "jepa":
-            if self.jepa.lam == 0:
-                raise ValueError("the jepa arm needs jepa.lam > 0")
+            require_jepa_lam(self.jepa.lam, "jepa.lam")
             return self
         raise ValueError(f"arm={arm!r}: expected 'ntp' or 'jepa'")
 
@@ -204,5 +204,22 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
         overrides["max_new_tokens"] = max(config.max_new_tokens, 160)  # worked solutions are long
     return replace(config, jepa=replace(config.jepa, **jepa_overrides), **overrides)
 
+
+# Run sizes applied on top of a preset (named here so the CLI, the explorer and the docs agree).
+# The tiny preset cut down to run both arms in under a minute on a laptop CPU (42 s on one busy
+# core here), long enough for the losses to fall and accuracy to start moving:
+EXPLORER_SIZES = dict(
+    train_size=1024,
+    eval_size=64,
+    epochs=6,
+    batch_size=16,
+    hidden_size=64,
+    num_layers=2,
+    num_heads=4,
+    vocab_size=512,
+    max_new_tokens=24,
+)
+DEMO_SIZES = dict(train_size=3000, eval_size=300, epochs=6)  # benchmarks/tiny_nlrx.py's sizes
+QUICK_DEMO_SIZES = dict(train_size=96, eval_size=16, epochs=1, batch_size=16, max_new_tokens=24)
 
 PRESET_NAMES = ("tiny", "small", *REGIME_PRESETS, *GSM8K_PRESETS, *PAPER_MODELS)

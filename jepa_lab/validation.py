@@ -20,6 +20,8 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+MAX_PREDICTOR_TOKENS = 16  # the most predictor tokens k a JepaConfig may ask for
+TEXT_VIEWS = ("user", "prompt")  # the paper's Text view, or predictors reading the prompt
 SEED_MAX = 2**32 - 1  # numpy's seed range, which the Trainer's set_seed uses
 ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 CUSTOM_CODE_FILES = ("config.json", "tokenizer_config.json")
@@ -88,7 +90,6 @@ class _Fields:
 
 def check_jepa_config(cfg: Any) -> None:
     """Every JepaConfig field: type, range, finiteness, choice."""
-    from .config import MAX_PREDICTOR_TOKENS
     from .losses import DISTANCES
 
     f = _Fields(cfg, "JepaConfig")
@@ -97,7 +98,7 @@ def check_jepa_config(cfg: Any) -> None:
     f.number("gamma", 0.0)
     f.choice("distance", DISTANCES)
     f.number("loss_dropout", 0.0, 1.0)
-    f.choice("text_view", ("user", "prompt"))
+    f.choice("text_view", TEXT_VIEWS)
     f.choice("embed_at", ("content", "end_of_turn"))
     f.number("temperature", 0.0, lo_open=True)
     f.integer("seed", 0, SEED_MAX)

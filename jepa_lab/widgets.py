@@ -47,6 +47,7 @@ from .explore import (
 from .geometry import VIEWS, Embeddings
 from .losses import DISTANCES
 from .presets import TrainConfig
+from .validation import TEXT_VIEWS
 
 try:
     import ipywidgets as w
@@ -110,7 +111,7 @@ class MaskExplorer(w.VBox):
             1, min=0, max=MAX_PREDICTOR_TOKENS, description="k (predictors)", **_slider_style()
         )
         self.text_view = w.ToggleButtons(
-            options=["user", "prompt"], value="user", description="Text view", style=LABEL_WIDTH
+            options=list(TEXT_VIEWS), value="user", description="Text view", style=LABEL_WIDTH
         )
         self.padding_side = w.ToggleButtons(
             options=["right", "left"], value="right", description="padding", style=LABEL_WIDTH

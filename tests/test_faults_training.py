@@ -282,7 +282,7 @@ def test_a_checkpoint_with_nan_weights_is_never_marked_complete_nor_rotates_the_
     tmp_path, monkeypatch
 ):
     # Blind the per-step weight check so NaN weights reach a save: the save must catch them.
-    monkeypatch.setattr("jepa_lab.train.trainable_weight_norm", lambda jm: 1.0)
+    monkeypatch.setattr("jepa_lab.trainer.trainable_weight_norm", lambda jm: 1.0)
     run_dir = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"checkpoint-6 is not marked complete") as err:
         train(small_config(), run_dir, "jepa", progress=False, callbacks=[PoisonWeights(6)])

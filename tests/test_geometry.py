@@ -7,8 +7,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from helpers import make_model, make_tokenizer
 
+from jepa_lab import JepaConfig, JepaModel
 from jepa_lab import geometry as g
+from jepa_lab.evaluate import extract_embeddings
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -346,14 +349,10 @@ def test_embeddings_container():
 
 @pytest.fixture
 def tiny_jepa():
-    model_mod = pytest.importorskip("jepa_lab.model")
-    config_mod = pytest.importorskip("jepa_lab.config")
-    from conftest import make_model, make_tokenizer
-
     def build(**kw):
         tok = make_tokenizer("llama3")
         model = make_model("llama", len(tok))
-        return model_mod.JepaModel(model, tok, config_mod.JepaConfig(**kw))
+        return JepaModel(model, tok, JepaConfig(**kw))
 
     return build
 
@@ -361,7 +360,7 @@ def tiny_jepa():
 def test_extract_embeddings_matches_separate_forward_passes(tiny_jepa, pairs):
     jm = tiny_jepa(k=1)
     jm.train()
-    emb = g.extract_embeddings(jm, pairs, batch_size=3, progress=False)
+    emb = extract_embeddings(jm, pairs, batch_size=3, progress=False)
     assert jm.training  # mode restored
     assert emb.text.shape == (len(pairs), jm.model.config.hidden_size)
     assert emb.text.dtype == np.float32
@@ -373,13 +372,13 @@ def test_extract_embeddings_matches_separate_forward_passes(tiny_jepa, pairs):
     np.testing.assert_allclose(emb.pred, ref.pred_emb.numpy(), atol=1e-4)
     np.testing.assert_allclose(emb.code, ref.code_emb.numpy(), atol=1e-4)
     assert not np.allclose(emb.pred, emb.text)  # k=1: a predictor token, not the identity
-    g.extract_embeddings(jm, pairs[:1], progress=False)
+    extract_embeddings(jm, pairs[:1], progress=False)
     assert not jm.training  # eval stays eval
 
 
 def test_extract_embeddings_for_the_ntp_arm_and_k0(tiny_jepa, pairs):
     jm = tiny_jepa(k=0, lam=0.0)  # NTP baseline: training never builds the views
-    emb = g.extract_embeddings(jm, pairs, batch_size=2, progress=False)
+    emb = extract_embeddings(jm, pairs, batch_size=2, progress=False)
     assert emb.text.shape[0] == len(pairs)
     np.testing.assert_array_equal(emb.pred, emb.text)  # k=0: Pred is the identity
 
@@ -391,7 +390,7 @@ def test_extract_embeddings_skips_overlong_pairs_with_a_warning(tiny_jepa, pairs
     data = [pairs[0], long_pair, pairs[1]]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        emb = g.extract_embeddings(jm, data, batch_size=batch_size, progress=False)
+        emb = extract_embeddings(jm, data, batch_size=batch_size, progress=False)
     assert len(emb) == 2 and emb.texts == [pairs[0][0], pairs[1][0]]
     assert any("skipped 1 of 3" in str(w.message) and "indices 1" in str(w.message) for w in caught)
 
@@ -399,6 +398,6 @@ def test_extract_embeddings_skips_overlong_pairs_with_a_warning(tiny_jepa, pairs
 def test_extract_embeddings_rejects_bad_pairs(tiny_jepa):
     jm = tiny_jepa(k=1)
     with pytest.raises(TypeError, match=r"pairs\[1\]"):
-        g.extract_embeddings(jm, [("a", "b"), 42], progress=False)
+        extract_embeddings(jm, [("a", "b"), 42], progress=False)
     with pytest.raises(ValueError, match="empty"):
-        g.extract_embeddings(jm, [], progress=False)
+        extract_embeddings(jm, [], progress=False)

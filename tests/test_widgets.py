@@ -14,12 +14,13 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
-from conftest import PAIRS, make_model, make_tokenizer
+from helpers import PAIRS, make_model, make_tokenizer
 from safetensors.torch import load_file
 
 from jepa_lab import JepaConfig, JepaModel
 from jepa_lab.build import load_examples
 from jepa_lab.config import MAX_PREDICTOR_TOKENS
+from jepa_lab.evaluate import extract_embeddings
 from jepa_lab.explore import (
     HyperparameterRun,
     Hyperparameters,
@@ -29,13 +30,13 @@ from jepa_lab.explore import (
     padded_example,
     thread_output_to,
 )
-from jepa_lab.geometry import collapse_report, extract_embeddings
+from jepa_lab.geometry import collapse_report
 from jepa_lab.masks import IGNORE_INDEX, NO_SEGMENT
 from jepa_lab.plots import ARM_LABELS, VIEW_LABELS
 from jepa_lab.presets import preset
 
 w = pytest.importorskip("ipywidgets")
-widgets = pytest.importorskip("jepa_lab.widgets")
+from jepa_lab import widgets  # noqa: E402  (after the ipywidgets skip)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -510,7 +511,7 @@ def test_explorers_in_a_jupyter_kernel(tmp_path):
     tests_dir = str(Path(__file__).resolve().parent)
     cells = [
         f"import sys, torch; sys.path.insert(0, {tests_dir!r}); torch.set_num_threads(1)\n"
-        "from conftest import PAIRS, make_tokenizer\n"
+        "from helpers import PAIRS, make_tokenizer\n"
         "from jepa_lab import widgets\nfrom jepa_lab.presets import preset",
         "mask = widgets.mask_explorer(PAIRS, make_tokenizer('llama3'))\nmask",
         "mask.k.value = 5\nprint('columns', len(mask.pane.figure.data[0].z))",

@@ -1,0 +1,178 @@
+"""Run directories: what a run writes, its identity (``run.json``), atomic writes, and the rule
+that a directory holding a different run is never overwritten (``overwrite`` removes only
+jepa-lab's own files, :data:`RUN_OUTPUTS`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+RUN_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
+
+
+class RunDirectoryError(FileExistsError):
+    """The run directory holds a different run (or any run, without --resume/--overwrite)."""
+
+    def __init__(self, message: str, damaged_record: bool = False):
+        super().__init__(message)
+        self.damaged_record = damaged_record  # run.json cut short: still jepa-lab's to replace
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a fsynced temporary file: never half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# What jepa-lab writes, in one place: ``--overwrite`` removes exactly these names (glob patterns)
+# and keeps everything else, so a user's notes or notebooks next to a run survive it.
+RUN_OUTPUTS = (
+    RUN_FILE,
+    "history.jsonl",
+    "predictions.jsonl",
+    "summary.json",
+    "final",
+    "final.tmp",
+    "checkpoint-*",
+    # atomic writes a kill interrupted
+    "run.json.tmp",
+    "history.jsonl.tmp",
+    "predictions.jsonl.tmp",
+    "summary.json.tmp",
+)
+
+
+COMPARISON_OUTPUTS = (
+    "comparison.json",
+    "comparison.md",
+    "history.jsonl",
+    "report.html",
+    "history.jsonl.tmp",
+    ".report.html.*.tmp",
+)
+
+
+def _outputs(folder: Path, patterns: tuple[str, ...]) -> list[Path]:
+    return sorted({p for pattern in patterns for p in folder.glob(pattern)})
+
+
+def remove_outputs(folder: Path, patterns: tuple[str, ...]) -> list[Path]:
+    """Delete what jepa-lab wrote in ``folder`` (``patterns``); return what was kept."""
+    for path in _outputs(folder, patterns):
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)  # a link is removed, never followed
+        else:
+            shutil.rmtree(path)
+    return sorted(folder.iterdir())
+
+
+def read_run_identity(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run recorded in ``run_dir/run.json``; None when there is no such file.
+
+    A damaged file (cut short by a kill or a full disk, not JSON, not a jepa-lab run record)
+    raises :class:`RunDirectoryError` naming the file and what is wrong with it.
+    """
+    run_file = Path(run_dir) / RUN_FILE
+    if not run_file.is_file():
+        return None
+    try:
+        identity = json.loads(run_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        reason = getattr(err, "msg", None) or str(err)
+        where = f" (line {err.lineno}, column {err.colno})" if hasattr(err, "lineno") else ""
+        raise RunDirectoryError(
+            f"{run_file}: damaged run record, not valid JSON{where}: {reason}",
+            damaged_record=True,
+        ) from err
+    if not isinstance(identity, dict) or not {"arm", "config"} <= set(identity):
+        raise RunDirectoryError(
+            f"{run_file}: not a jepa-lab run record (expected a JSON object with 'arm' and "
+            "'config')"
+        )
+    return identity
+
+
+def prepare_run_dir(
+    run_dir: str | os.PathLike, identity: dict[str, Any], resume: bool, overwrite: bool
+) -> Path:
+    """Create or check ``run_dir``; never silently replace a different run.
+
+    ``overwrite`` replaces a jepa-lab run (also one whose ``run.json`` is damaged) by removing
+    only the files jepa-lab writes (:data:`RUN_OUTPUTS`); other files stay. A non-empty
+    directory without a jepa-lab run is refused, with or without ``overwrite``.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirectoryError(f"{run_dir} is a file, not a directory; choose another run dir")
+    run_file = run_dir / RUN_FILE
+    if run_file.exists():
+        try:
+            existing = read_run_identity(run_dir)
+        except RunDirectoryError as err:
+            if not (overwrite and err.damaged_record):
+                raise RunDirectoryError(
+                    f"{err}; pass overwrite=True (--overwrite) to replace this run (only "
+                    "jepa-lab's own files are removed), or choose another run directory"
+                ) from err
+            existing = None  # a damaged record of a run: replaceable, it is jepa-lab's file
+        if overwrite:
+            kept = remove_outputs(run_dir, RUN_OUTPUTS)
+            if kept:
+                print(
+                    f"{run_dir}: replacing the run; kept {len(kept)} file(s) jepa-lab did not "
+                    f"write: {', '.join(p.name for p in kept[:10])}"
+                )
+        elif not resume:
+            raise RunDirectoryError(
+                f"{run_dir} already holds a run; pass resume=True (--resume) to continue it "
+                "or overwrite=True (--overwrite) to replace it"
+            )
+        elif existing != identity:
+            differing = sorted(_diff_keys(existing, identity))
+            raise RunDirectoryError(
+                f"{run_dir} holds a different run (differs in {differing}); use another run "
+                "directory, or --overwrite to replace it"
+            )
+    elif run_dir.is_dir() and any(run_dir.iterdir()):
+        why = " (--overwrite only replaces a jepa-lab run)" if overwrite else ""
+        raise RunDirectoryError(
+            f"{run_dir} is not empty and holds no jepa-lab run (no {RUN_FILE}){why}; choose "
+            "another run directory"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not run_file.is_file():
+        write_atomic(run_file, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+    return run_dir
+
+
+def wait_for_run_dir(run_dir: Path, identity: dict[str, Any], timeout: float = 600.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run_file = run_dir / RUN_FILE
+        if run_file.is_file():
+            try:
+                if json.loads(run_file.read_text(encoding="utf-8")) == identity:
+                    return run_dir
+            except json.JSONDecodeError:
+                pass
+        time.sleep(0.2)
+    raise RunDirectoryError(f"{run_dir}: rank 0 did not prepare this run within {timeout:.0f} s")
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
