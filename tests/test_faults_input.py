@@ -201,7 +201,7 @@ def test_examples_passed_to_train_are_checked_before_the_run_dir(tmp_path):
 
 
 def test_over_long_pairs_are_reported_by_example_id():
-    from conftest import make_model, make_tokenizer
+    from helpers import make_model, make_tokenizer
 
     from jepa_lab.model import JepaModel
 
@@ -271,7 +271,7 @@ class EvilTokenizer(PreTrainedTokenizerFast):
 def poisoned_run_dir(root: Path, model_type: str = "llama") -> tuple[Path, Path]:
     """A finished-looking run whose final/ declares custom code (auto_map -> evil.py, which
     writes a marker file when imported) and whose run.json asks for trust_remote_code."""
-    from conftest import make_model, make_tokenizer
+    from helpers import make_model, make_tokenizer
 
     from jepa_lab.model import JepaModel
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from conftest import SHARED_DATA
+from helpers import SHARED_DATA
 
 from jepa_lab.build import build_jepa_model, load_examples
 from jepa_lab.cli import build_parser, main

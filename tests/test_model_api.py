@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import FAMILY_STYLE, PAIRS, TEMPLATES, make_model, make_tokenizer
+from helpers import FAMILY_STYLE, PAIRS, TEMPLATES, make_model, make_tokenizer
 
 from jepa_lab import JepaConfig, JepaModel
 from jepa_lab.masks import IGNORE_INDEX, UnsupportedAttentionError

@@ -4,7 +4,7 @@ both Text-view modes. The separate path uses each model's own causal masking, no
 
 import pytest
 import torch
-from conftest import FAMILIES, FAMILY_STYLE, PAIRS, make_model, make_tokenizer
+from helpers import FAMILIES, FAMILY_STYLE, PAIRS, make_model, make_tokenizer
 
 from jepa_lab import JepaConfig, JepaModel
 

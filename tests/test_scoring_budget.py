@@ -20,7 +20,7 @@ import pytest
 from jepa_lab import regex_automata, regex_dfa
 from jepa_lab.scoring import compare_regex, regex_equivalent
 
-# The same root as conftest.SHARED_DATA; needed at import time for the skip markers.
+# The same root as helpers.SHARED_DATA; needed at import time for the skip markers.
 SHARED_DATA = Path(
     os.environ.get("JEPA_LAB_SHARED_DATA")
     or Path(__file__).resolve().parents[2] / "shared" / "data"
