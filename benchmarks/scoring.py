@@ -36,9 +36,16 @@ NLRX_TEST = SHARED / "nl-rx" / "llm-jepa-split" / "synth_test.jsonl"
 NLRX_TRAIN = SHARED / "nl-rx" / "llm-jepa-split" / "synth_train.jsonl"
 VECTORS = SHARED / "nl-rx" / "equivalence_vectors.tsv"
 BUILTIN_GOLDS = [
-    r".*([AEIOUaeiou]).*(dog).*", r"\b([0-9])&([A-Z])\b", r"(.*[a-z])*", r"~(.*ring.*lake.*)",
-    r"((truck)|(.)).*", r"([A-Z].*[0-9].*)&(~(dog))", r"~(([a-z])|([A-Z])|(dog))",
-    r"(\b([AEIOUaeiou])&([a-z])\b)*", r"((.*)(.)).*(dog).*", r"(.*[0-9].*dog.*){3,}",
+    r".*([AEIOUaeiou]).*(dog).*",
+    r"\b([0-9])&([A-Z])\b",
+    r"(.*[a-z])*",
+    r"~(.*ring.*lake.*)",
+    r"((truck)|(.)).*",
+    r"([A-Z].*[0-9].*)&(~(dog))",
+    r"~(([a-z])|([A-Z])|(dog))",
+    r"(\b([AEIOUaeiou])&([a-z])\b)*",
+    r"((.*)(.)).*(dog).*",
+    r"(.*[0-9].*dog.*){3,}",
 ]
 CLASSES = ["[A-Z]", "[a-z]", "[0-9]", "[AEIOUaeiou]", "[A-Za-z]", "."]
 
@@ -70,10 +77,20 @@ def perturb(gold: str, rng: random.Random) -> str:
 
 # Hostile candidates: each must be rejected (or answered) well within a second of CPU.
 PATHOLOGICAL = [
-    "a{999}", "(.{999}){999}", ".*a.{30}", "(" * 100 + "a" + ")" * 100, "a" * 1000,
-    "([a-z]{1,1000}){1,1000}", "<1-999>{100}", "((dog)|(truck.*ring.*)){60,}",
-    "(((a|b)*c){1000}){3}", "(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p){1000}",
-    "([AEIOUaeiou][0-9][A-Z][a-z]){200}", "~(.*a.{11})", "a" * 100_000, "a" * 1_000_000,
+    "a{999}",
+    "(.{999}){999}",
+    ".*a.{30}",
+    "(" * 100 + "a" + ")" * 100,
+    "a" * 1000,
+    "([a-z]{1,1000}){1,1000}",
+    "<1-999>{100}",
+    "((dog)|(truck.*ring.*)){60,}",
+    "(((a|b)*c){1000}){3}",
+    "(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p){1000}",
+    "([AEIOUaeiou][0-9][A-Z][a-z]){200}",
+    "~(.*a.{11})",
+    "a" * 100_000,
+    "a" * 1_000_000,
 ]
 
 
@@ -176,10 +193,13 @@ def cpu_extremes(pairs: list[tuple[str, str]]) -> dict:
     slowest = max(rejected)
     largest = max(rejected, key=lambda r: r[1])
     return {
-        "worst_accepted_cpu_s": worst_accepted[0], "worst_accepted": worst_accepted[1],
-        "slowest_rejected_cpu_s": slowest[0], "slowest_rejected": slowest[2],
+        "worst_accepted_cpu_s": worst_accepted[0],
+        "worst_accepted": worst_accepted[1],
+        "slowest_rejected_cpu_s": slowest[0],
+        "slowest_rejected": slowest[2],
         "slowest_rejected_reason": slowest[4],
-        "largest_rejected_cpu_s": largest[0], "largest_rejected_chars": largest[1],
+        "largest_rejected_cpu_s": largest[0],
+        "largest_rejected_chars": largest[1],
         "largest_rejected_reason": largest[4],
     }
 
@@ -189,8 +209,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="pairs to score")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
-    figures: dict = {"work_budget": regex_dfa.WORK_BUDGET,
-                     "max_regex_chars": regex_dfa.MAX_REGEX_CHARS}
+    figures: dict = {
+        "work_budget": regex_dfa.WORK_BUDGET,
+        "max_regex_chars": regex_dfa.MAX_REGEX_CHARS,
+    }
 
     pairs, source = load_pairs(args.n)
     regex_dfa.clear_caches()
@@ -207,34 +229,50 @@ def main() -> None:
         agreement, quiet_s = vector_agreement(rows)
         loaded, loaded_s = agreement_under_load(rows)
         figures.update(agreement=agreement, agreement_under_load=loaded)
-        print(f"agreement with dk.brics on {len(rows)} vectors: {agreement:.4%} "
-              f"({quiet_s:.2f}s cold); with two CPU-burning processes: {loaded:.4%} "
-              f"({loaded_s:.2f}s)")
+        print(
+            f"agreement with dk.brics on {len(rows)} vectors: {agreement:.4%} "
+            f"({quiet_s:.2f}s cold); with two CPU-burning processes: {loaded:.4%} "
+            f"({loaded_s:.2f}s)"
+        )
     else:
         print(f"agreement: skipped, {VECTORS} absent")
 
     figures["golds"] = figures["golds_within_budget"] = None
     if NLRX_TEST.is_file() and NLRX_TRAIN.is_file():
         total, fit, costliest, which = golds_within_budget()
-        figures.update(golds=total, golds_within_budget=fit, costliest_gold_units=costliest,
-                       costliest_gold=which)
-        print(f"golds of the real split compiling within the budget of "
-              f"{regex_dfa.WORK_BUDGET:,} units: {fit} of {total}; costliest {which!r} "
-              f"{costliest:,} units")
+        figures.update(
+            golds=total,
+            golds_within_budget=fit,
+            costliest_gold_units=costliest,
+            costliest_gold=which,
+        )
+        print(
+            f"golds of the real split compiling within the budget of "
+            f"{regex_dfa.WORK_BUDGET:,} units: {fit} of {total}; costliest {which!r} "
+            f"{costliest:,} units"
+        )
     else:
         print(f"golds within budget: skipped, {NLRX_TRAIN} or {NLRX_TEST} absent")
 
     extremes = cpu_extremes(pairs)
     figures.update(extremes)
-    print(f"CPU of the worst accepted candidate: {extremes['worst_accepted_cpu_s']:.3f}s "
-          f"({extremes['worst_accepted'][:50]!r})")
-    print(f"CPU of the slowest rejected candidate: {extremes['slowest_rejected_cpu_s']:.3f}s "
-          f"({extremes['slowest_rejected']!r}: {extremes['slowest_rejected_reason']})")
-    print(f"CPU of the largest rejected candidate ({extremes['largest_rejected_chars']:,} chars):"
-          f" {extremes['largest_rejected_cpu_s']:.4f}s ({extremes['largest_rejected_reason']})")
+    print(
+        f"CPU of the worst accepted candidate: {extremes['worst_accepted_cpu_s']:.3f}s "
+        f"({extremes['worst_accepted'][:50]!r})"
+    )
+    print(
+        f"CPU of the slowest rejected candidate: {extremes['slowest_rejected_cpu_s']:.3f}s "
+        f"({extremes['slowest_rejected']!r}: {extremes['slowest_rejected_reason']})"
+    )
+    print(
+        f"CPU of the largest rejected candidate ({extremes['largest_rejected_chars']:,} chars):"
+        f" {extremes['largest_rejected_cpu_s']:.4f}s ({extremes['largest_rejected_reason']})"
+    )
     figures["ceiling_fired"] = regex_dfa.COUNTERS["ceiling_fired"]
-    print(f"wall-clock ceiling ({regex_dfa.WALL_CLOCK_CEILING_S:g}s) fired: "
-          f"{figures['ceiling_fired']} times")
+    print(
+        f"wall-clock ceiling ({regex_dfa.WALL_CLOCK_CEILING_S:g}s) fired: "
+        f"{figures['ceiling_fired']} times"
+    )
 
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,7 @@ def load_examples(config: TrainConfig) -> tuple[list[Any], list[Any]]:
     if config.dataset == "gsm8k":  # the word-problem generator's difficulty
         knobs = dict(steps=config.gsm8k_steps, max_number=config.gsm8k_max_number)
     train = load_dataset(config.dataset, "train", config.data_source, n=config.train_size, **knobs)
-    held_out = load_dataset(config.dataset, "test", config.data_source, n=config.eval_size,
-                            **knobs)
+    held_out = load_dataset(config.dataset, "test", config.data_source, n=config.eval_size, **knobs)
     return list(train), list(held_out)
 
 

@@ -199,8 +199,18 @@ def _grade_one(
         # otter run works in a temporary folder of its own: keep it inside ours, so a killed
         # run leaves nothing behind.
         env = {**os.environ, **extra_env, "TMPDIR": tmp}
-        cmd = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder),
-               "-o", str(out_dir), str(submission.resolve())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "otter",
+            "run",
+            "--no-logo",
+            "-a",
+            str(autograder),
+            "-o",
+            str(out_dir),
+            str(submission.resolve()),
+        ]
         with open(Path(tmp, "log"), "w+") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp)
             try:
@@ -264,14 +274,16 @@ def write_csv(grades: Sequence[Grade], path: Path | str) -> Path:
         writer = csv.writer(f)
         writer.writerow(["student", *questions, "total", "possible", "status", "seconds"])
         for g in grades:
-            writer.writerow([
-                g.student,
-                *(_number(g.scores[q]) for q in questions),
-                _number(g.total),
-                _number(sum(g.possible.values())),
-                g.status,
-                f"{g.seconds:.1f}",
-            ])
+            writer.writerow(
+                [
+                    g.student,
+                    *(_number(g.scores[q]) for q in questions),
+                    _number(g.total),
+                    _number(sum(g.possible.values())),
+                    g.status,
+                    f"{g.seconds:.1f}",
+                ]
+            )
     return path
 
 
@@ -283,22 +295,31 @@ def _number(x: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jepa_lab.grading", description=__doc__.split(
-        "\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m jepa_lab.grading", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_assign = sub.add_parser("assign", help="generate student/solution notebooks and autograder")
     p_assign.add_argument("sources", nargs="+", type=Path, help="source notebook(s)")
     p_assign.add_argument("out_dir", type=Path, help="writes OUT_DIR/<name>/{student,autograder}")
-    p_assign.add_argument("--no-run-tests", action="store_true",
-                          help="skip grading the solution against the tests")
-    p_assign.add_argument("--student-dir", type=Path,
-                          help="also copy each student notebook here (e.g. notebooks/exercises)")
+    p_assign.add_argument(
+        "--no-run-tests", action="store_true", help="skip grading the solution against the tests"
+    )
+    p_assign.add_argument(
+        "--student-dir",
+        type=Path,
+        help="also copy each student notebook here (e.g. notebooks/exercises)",
+    )
     p_grade = sub.add_parser("grade", help="grade a folder of submissions into a CSV")
     p_grade.add_argument("autograder", type=Path, help="the autograder.zip from 'assign'")
     p_grade.add_argument("submissions", type=Path, help="folder of .ipynb files, one per student")
     p_grade.add_argument("--csv", type=Path, default=Path("grades.csv"), help="output table")
-    p_grade.add_argument("--timeout", type=float, default=300.0,
-                         help="seconds per submission before it is killed and scored 0")
+    p_grade.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds per submission before it is killed and scored 0",
+    )
     p_grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     args = parser.parse_args(argv)
     try:
@@ -313,8 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _assign_cli(args: argparse.Namespace) -> int:
     for source in args.sources:
         made = assign(source, args.out_dir, run_tests=not args.no_run_tests)
-        print(f"{made.name}: student {made.student}\n  solution {made.solution}\n"
-              f"  autograder {made.autograder}")
+        print(
+            f"{made.name}: student {made.student}\n  solution {made.solution}\n"
+            f"  autograder {made.autograder}"
+        )
         if args.student_dir is not None:
             args.student_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(made.student, args.student_dir / made.student.name)

@@ -315,7 +315,8 @@ class JepaModel(torch.nn.Module):
             declared = custom_code_declared(path)
             if declared:  # transformers would quietly use its built-in class; say so
                 warnings.warn(
-                    "not running the custom code declared in " + "; ".join(declared)
+                    "not running the custom code declared in "
+                    + "; ".join(declared)
                     + " (trust_remote_code=False); the built-in transformers class is used",
                     stacklevel=2,
                 )

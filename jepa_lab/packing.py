@@ -176,9 +176,7 @@ class Packer:
     def _fits(self, layout: _PairLayout) -> bool:
         return max(len(s.tokens) for s in layout.segments()) <= self.config.max_length
 
-    def _keep_fitting(
-        self, layouts: list[_PairLayout], pairs: Sequence[Any]
-    ) -> list[_PairLayout]:
+    def _keep_fitting(self, layouts: list[_PairLayout], pairs: Sequence[Any]) -> list[_PairLayout]:
         kept = [lay for lay in layouts if self._fits(lay)]
         # name dropped pairs by example id (a batch position means nothing after shuffling)
         dropped = [

@@ -356,7 +356,9 @@ def geometry_figure(
     fig.update_yaxes(matches="y")
     fig.update_yaxes(title_text="dim 2", row=1, col=1)
     fig.update_layout(
-        title=title, height=520, legend={"itemsizing": "constant"}  # width: the page's
+        title=title,
+        height=520,
+        legend={"itemsizing": "constant"},  # width: the page's
     )
     return fig
 

@@ -115,8 +115,12 @@ class TrainConfig:
             raise ConfigError("TrainConfig", "jepa", self.jepa, "a JepaConfig or a dict")
         check_train_config(self)
         if self.init == "base" and self.model not in FROM_CONFIG:
-            raise ConfigError("TrainConfig", "init", self.init, "'random' for a hub or local "
-                              "model ('base' applies to the tiny/small models only)")
+            raise ConfigError(
+                "TrainConfig",
+                "init",
+                self.init,
+                "'random' for a hub or local model ('base' applies to the tiny/small models only)",
+            )
 
     @property
     def from_config(self) -> bool:

@@ -127,9 +127,14 @@ class Dfa:
         return len(self.delta)
 
 
-def _crawl(n_symbols: int, initial: Hashable, is_final: Callable[[Hashable], bool],
-           step: Callable[[Hashable, int], Hashable], weight: Callable[[Hashable], int],
-           budget: Budget) -> Dfa:
+def _crawl(
+    n_symbols: int,
+    initial: Hashable,
+    is_final: Callable[[Hashable], bool],
+    step: Callable[[Hashable, int], Hashable],
+    weight: Callable[[Hashable], int],
+    budget: Budget,
+) -> Dfa:
     """The DFA of the states reachable from `initial`; charges weight(state) per transition."""
     budget.charge(_OPERATION_OVERHEAD)
     keys = [initial]
@@ -228,10 +233,12 @@ def one_symbol_of(n_symbols: int, allowed: frozenset[int]) -> Dfa:
 def product(a: Dfa, b: Dfa, accept: Callable[[bool, bool], bool], budget: Budget) -> Dfa:
     n_symbols = len(a.delta[0])
     return _crawl(
-        n_symbols, (0, 0),
+        n_symbols,
+        (0, 0),
         lambda k: accept(k[0] in a.finals, k[1] in b.finals),
         lambda k, s: (a.delta[k[0]][s], b.delta[k[1]][s]),
-        lambda k: 1, budget,
+        lambda k: 1,
+        budget,
     )
 
 
@@ -261,10 +268,12 @@ def concatenate(parts: Sequence[Dfa], budget: Budget) -> Dfa:
         return frozenset(out)
 
     return _crawl(
-        n_symbols, closure([(0, 0)]),
+        n_symbols,
+        closure([(0, 0)]),
         lambda key: any(i == last and q in parts[last].finals for i, q in key),
         lambda key, s: closure((i, parts[i].delta[q][s]) for i, q in key),
-        lambda key: 1 + len(key), budget,
+        lambda key: 1 + len(key),
+        budget,
     )
 
 
@@ -283,8 +292,12 @@ def star(a: Dfa, budget: Budget) -> Dfa:
         return False, frozenset(nxt)
 
     return _crawl(
-        n_symbols, (True, frozenset({0})),
-        lambda k: k[0] or not k[1].isdisjoint(a.finals), step, lambda k: 1 + len(k[1]), budget,
+        n_symbols,
+        (True, frozenset({0})),
+        lambda k: k[0] or not k[1].isdisjoint(a.finals),
+        step,
+        lambda k: 1 + len(k[1]),
+        budget,
     )
 
 

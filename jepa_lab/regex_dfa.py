@@ -48,10 +48,28 @@ from jepa_lab.regex_parse import (
 )
 
 __all__ = [
-    "COUNTERS", "MAX_AST_DEPTH", "MAX_AST_NODES", "MAX_CHARCLASSES", "MAX_PAREN_DEPTH",
-    "MAX_REGEX_CHARS", "MAX_REPEAT", "MAX_STATES", "UNICODE_END", "WALL_CLOCK_CEILING_S",
-    "WORK_BUDGET", "Automaton", "Budget", "Node", "RegexBoundError", "RegexSyntaxError",
-    "RegexTimeout", "clear_caches", "compile_node", "compile_regex", "equivalent", "parse_regex",
+    "COUNTERS",
+    "MAX_AST_DEPTH",
+    "MAX_AST_NODES",
+    "MAX_CHARCLASSES",
+    "MAX_PAREN_DEPTH",
+    "MAX_REGEX_CHARS",
+    "MAX_REPEAT",
+    "MAX_STATES",
+    "UNICODE_END",
+    "WALL_CLOCK_CEILING_S",
+    "WORK_BUDGET",
+    "Automaton",
+    "Budget",
+    "Node",
+    "RegexBoundError",
+    "RegexSyntaxError",
+    "RegexTimeout",
+    "clear_caches",
+    "compile_node",
+    "compile_regex",
+    "equivalent",
+    "parse_regex",
     "to_fsm",
 ]
 
@@ -72,7 +90,6 @@ def _charsets(root: Node) -> set[CharSet]:
         elif kind in ("not", "opt", "star", "min", "minmax"):
             stack.append(node[1])
     return found
-
 
 
 # ---------------------------------------------------------------------------------------------

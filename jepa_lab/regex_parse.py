@@ -249,7 +249,9 @@ def _java_int(text: str) -> bool:
     digits = text[1:] if text.startswith("+") else text
     significant = digits.lstrip("0") or "0"
     return (
-        digits.isascii() and digits.isdigit() and len(significant) <= 10
+        digits.isascii()
+        and digits.isdigit()
+        and len(significant) <= 10
         and int(significant) <= _JAVA_INT_MAX
     )
 
@@ -284,7 +286,8 @@ def parse_regex(text: str) -> Node:
     """
     if len(text) > MAX_REGEX_CHARS:
         raise RegexBoundError(
-            f"regex is {len(text)} characters long > {MAX_REGEX_CHARS} (not parsed)")
+            f"regex is {len(text)} characters long > {MAX_REGEX_CHARS} (not parsed)"
+        )
     parser = _Parser(text)
     node = parser.parse()
     if parser.bound_violation:

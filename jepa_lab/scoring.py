@@ -58,12 +58,17 @@ def _prepare(role: str, text: object) -> str | Verdict:
     """The text to compare, or the Verdict that explains why there is none. Runs before any
     parsing or caching, so an oversized text costs a length check."""
     if not isinstance(text, str):
-        return Verdict(False, "parse_error", f"{role} does not parse: expected str, got "
-                       f"{type(text).__name__}")
+        return Verdict(
+            False, "parse_error", f"{role} does not parse: expected str, got {type(text).__name__}"
+        )
     text = text.strip(_STRIPPED)
     if len(text) > regex_dfa.MAX_REGEX_CHARS:
-        return Verdict(False, "bound", f"exceeds bound: {role}: {len(text)} characters > "
-                       f"{regex_dfa.MAX_REGEX_CHARS} (not parsed)")
+        return Verdict(
+            False,
+            "bound",
+            f"exceeds bound: {role}: {len(text)} characters > "
+            f"{regex_dfa.MAX_REGEX_CHARS} (not parsed)",
+        )
     return text
 
 
@@ -74,8 +79,11 @@ def _compile(role: str, text: str, parse_only: bool = False) -> object:  # Autom
     except regex_dfa.RegexSyntaxError as err:
         return Verdict(False, "parse_error", f"{role} does not parse: {err}")
     except regex_dfa.RegexTimeout:
-        return Verdict(False, "timeout", f"timeout: {role}: wall-clock ceiling "
-                       f"{regex_dfa.WALL_CLOCK_CEILING_S:g}s reached")
+        return Verdict(
+            False,
+            "timeout",
+            f"timeout: {role}: wall-clock ceiling {regex_dfa.WALL_CLOCK_CEILING_S:g}s reached",
+        )
     except regex_dfa.RegexBoundError as err:
         return Verdict(False, "bound", f"exceeds bound: {role}: {err}")
     except RecursionError:  # cannot happen within the AST depth cap; kept as a last guard
@@ -109,8 +117,11 @@ def compare_regex(gold: str, candidate: str) -> Verdict:
     try:
         same = regex_dfa.equivalent(gold_dfa, candidate_dfa)
     except regex_dfa.RegexTimeout:
-        return Verdict(False, "timeout", "timeout: comparison: wall-clock ceiling "
-                       f"{regex_dfa.WALL_CLOCK_CEILING_S:g}s reached")
+        return Verdict(
+            False,
+            "timeout",
+            f"timeout: comparison: wall-clock ceiling {regex_dfa.WALL_CLOCK_CEILING_S:g}s reached",
+        )
     except regex_dfa.RegexBoundError as err:
         return Verdict(False, "bound", f"exceeds bound: comparison: {err}")
     if same:
@@ -138,9 +149,7 @@ def score_nlrx(golds: Sequence[str], candidates: Sequence[str]) -> dict:
     or timed out), "verdicts": list[Verdict]}. Accuracies are 0.0 for empty input.
     """
     if len(golds) != len(candidates):
-        raise ValueError(
-            f"score_nlrx: {len(golds)} gold regexes but {len(candidates)} candidates"
-        )
+        raise ValueError(f"score_nlrx: {len(golds)} gold regexes but {len(candidates)} candidates")
     verdicts = [compare_regex(g, c) for g, c in zip(golds, candidates, strict=True)]
     exact = sum(regex_exact(g, c) for g, c in zip(golds, candidates, strict=True))
     n = len(verdicts)

@@ -23,8 +23,12 @@ CHAT_TEMPLATE = (
 )
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, min_frequency: int = 2,
-                    padding_side: str = "right") -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    texts: Iterable[str],
+    vocab_size: int = 1024,
+    min_frequency: int = 2,
+    padding_side: str = "right",
+) -> PreTrainedTokenizerFast:
     """Train byte-level BPE on `texts`; same input gives the same tokenizer.
 
     Special tokens: bos <|bos|>, eos <|eot|> (end of turn, so generation stops there),
@@ -33,13 +37,17 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, min_frequency:
     """
     n_base = len(pre_tokenizers.ByteLevel.alphabet()) + len(SPECIAL_TOKENS)
     if vocab_size < n_base:
-        raise ValueError(f"vocab_size must be >= {n_base} (256 bytes + {len(SPECIAL_TOKENS)} "
-                         f"special tokens), got {vocab_size}")
+        raise ValueError(
+            f"vocab_size must be >= {n_base} (256 bytes + {len(SPECIAL_TOKENS)} "
+            f"special tokens), got {vocab_size}"
+        )
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        show_progress=False,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
@@ -53,16 +61,24 @@ def wrap(core: Tokenizer, padding_side: str = "right") -> PreTrainedTokenizerFas
     if padding_side not in ("left", "right"):
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     tok = PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token=BOS, eos_token=EOT, pad_token=PAD,
-        additional_special_tokens=list(ROLE_TOKENS), padding_side=padding_side,
+        tokenizer_object=core,
+        bos_token=BOS,
+        eos_token=EOT,
+        pad_token=PAD,
+        additional_special_tokens=list(ROLE_TOKENS),
+        padding_side=padding_side,
         clean_up_tokenization_spaces=False,  # keep " ." etc. exactly: regexes need it
     )
     tok.chat_template = CHAT_TEMPLATE
     return tok
 
 
-def tokenizer_for(examples: Sequence[Example], vocab_size: int = 1024, min_frequency: int = 2,
-                  padding_side: str = "right") -> PreTrainedTokenizerFast:
+def tokenizer_for(
+    examples: Sequence[Example],
+    vocab_size: int = 1024,
+    min_frequency: int = 2,
+    padding_side: str = "right",
+) -> PreTrainedTokenizerFast:
     """Tokenizer trained on the Text and Code views (and system prompts) of `examples`."""
     texts = [e.text for e in examples] + [e.code for e in examples]
     texts += sorted({e.system for e in examples if e.system})

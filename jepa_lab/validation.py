@@ -161,8 +161,11 @@ def _check_gsm8k_knobs(f: _Fields, cfg: Any) -> None:
         if cfg.dataset != "gsm8k":  # would be silently ignored
             raise f.fail(name, f"None with dataset={cfg.dataset!r} (a GSM8K generator knob)")
         if cfg.data_source != "generated":  # a real split has no difficulty to set
-            raise f.fail(name, f"None with data_source={cfg.data_source!r}; the generator's "
-                         "knobs need data_source='generated'")
+            raise f.fail(
+                name,
+                f"None with data_source={cfg.data_source!r}; the generator's "
+                "knobs need data_source='generated'",
+            )
 
 
 def _scheduler_names() -> tuple[str, ...]:
@@ -188,27 +191,39 @@ def check_model_source(config: Any) -> None:
     if not looks_like_path:
         return
     if not path.exists():
-        raise ConfigError("TrainConfig", "model", value, f"an existing directory ({path} does "
-                          "not exist) or a hub repo id such as 'org/name'")
+        raise ConfigError(
+            "TrainConfig",
+            "model",
+            value,
+            f"an existing directory ({path} does not exist) or a hub repo id such as 'org/name'",
+        )
     if not (path / "config.json").is_file():
-        raise ConfigError("TrainConfig", "model", value, f"a model directory with a "
-                          f"config.json ({path} has none)")
+        raise ConfigError(
+            "TrainConfig", "model", value, f"a model directory with a config.json ({path} has none)"
+        )
 
 
 def check_examples(examples: Sequence[Any], what: str, config: Any) -> None:
     """Each example has non-empty string views; the set is not empty."""
     if not examples:
         size = getattr(config, f"{what}_size")
-        raise ConfigError("TrainConfig", f"{what}_size", size, f"at least one {what} example: "
-                          f"dataset {config.dataset!r} from source {config.data_source!r} "
-                          "gave none")
+        raise ConfigError(
+            "TrainConfig",
+            f"{what}_size",
+            size,
+            f"at least one {what} example: "
+            f"dataset {config.dataset!r} from source {config.data_source!r} "
+            "gave none",
+        )
     for i, example in enumerate(examples):
         ident = getattr(example, "id", f"#{i}")
         for view in ("text", "code"):
             value = getattr(example, view, None)
             if not isinstance(value, str) or not value.strip():
-                raise InputError(f"{what} example {ident}: field '{view}' is "
-                                 f"{_describe(value)}; expected a non-empty string")
+                raise InputError(
+                    f"{what} example {ident}: field '{view}' is "
+                    f"{_describe(value)}; expected a non-empty string"
+                )
 
 
 def _describe(value: Any) -> str:
@@ -236,11 +251,17 @@ def validate_compare(config: Any, seeds: Sequence[Any]) -> None:
             raise InputError(f"seeds: {seed!r} is not an integer in 0..{SEED_MAX}")
     repeated = sorted(s for s, n in Counter(seeds).items() if n > 1)
     if repeated:
-        raise InputError(f"seeds {seeds}: {repeated} repeated; expected distinct seeds (each "
-                         "seed is one independent pair of runs)")
+        raise InputError(
+            f"seeds {seeds}: {repeated} repeated; expected distinct seeds (each "
+            "seed is one independent pair of runs)"
+        )
     if config.eval_size == 0:
-        raise ConfigError("TrainConfig", "eval_size", 0, "at least 1 (or None for the whole "
-                          "split): compare reports held-out accuracy")
+        raise ConfigError(
+            "TrainConfig",
+            "eval_size",
+            0,
+            "at least 1 (or None for the whole split): compare reports held-out accuracy",
+        )
 
 
 # ---------------------------------------------------------------------- files
@@ -252,13 +273,15 @@ def read_run_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno}: not valid JSON ({err.msg}); the file is "
-                         "damaged or truncated") from err
+        raise InputError(
+            f"{path}:{err.lineno}: not valid JSON ({err.msg}); the file is damaged or truncated"
+        ) from err
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 text ({err.reason})") from err
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
-        raise InputError(f"{path}: field 'config' is missing; expected {{'arm': ..., "
-                         "'config': {...}}")
+        raise InputError(
+            f"{path}: field 'config' is missing; expected {{'arm': ..., 'config': {{...}}}}"
+        )
     return data
 
 

@@ -46,8 +46,6 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), _EPS)
 
 
-
-
 @dataclass
 class Embeddings:
     """The three views of N pairs, row i of each array belongs to pair i.

@@ -113,8 +113,12 @@ def test_knobs_set_exact_steps_and_bound_the_stated_numbers(steps, max_number):
 def test_one_step_answer_is_the_two_stated_numbers_combined():
     """An independent reading: a one-step question states two numbers and its answer is
     their sum, difference, product or quotient, as the worked line says."""
-    combine = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-               "/": lambda a, b: Fraction(a, b)}
+    combine = {
+        "+": lambda a, b: a + b,
+        "-": lambda a, b: a - b,
+        "*": lambda a, b: a * b,
+        "/": lambda a, b: Fraction(a, b),
+    }
     for e in gsm8k_synth.generate(200, "test", seed=3, steps=1, max_number=10):
         a, b = (int(x) for x in STATED.findall(e.text))
         op = re.search(r"<<\d+([-+*/])\d+=", e.code).group(1)
@@ -125,8 +129,9 @@ def test_one_step_answer_is_the_two_stated_numbers_combined():
 def test_knobs_are_deterministic_and_leave_the_levels_alone():
     knobbed = gsm8k_synth.generate(40, "train", seed=0, steps=2, max_number=12)
     assert knobbed == gsm8k_synth.generate(40, "train", seed=0, steps=2, max_number=12)
-    assert gsm8k_synth.generate(40, "train", seed=0, steps=None, max_number=None) == \
-        gsm8k_synth.generate(40, "train", seed=0)
+    assert gsm8k_synth.generate(
+        40, "train", seed=0, steps=None, max_number=None
+    ) == gsm8k_synth.generate(40, "train", seed=0)
     # max_number alone keeps the level's step range
     level = gsm8k_synth.LEVELS[1]
     counts = {len(NOTE.findall(e.code)) for e in gsm8k_synth.generate(200, max_number=15)}

@@ -22,14 +22,20 @@ from jepa_lab.data import (
     load_nlrx_original,
 )
 
-SHARED = Path(os.environ.get("JEPA_LAB_SHARED_DATA")
-              or Path(__file__).resolve().parents[2] / "shared" / "data")
-needs_shared = pytest.mark.skipif(not (SHARED / "gsm8k" / "test.jsonl").exists(),
-                                  reason="shared data absent")
+SHARED = Path(
+    os.environ.get("JEPA_LAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "gsm8k" / "test.jsonl").exists(), reason="shared data absent"
+)
 
 
-def chat_line(user: str = "lines with a number", assistant: str = "[0-9]",
-              system: str | None = NLRX_SYSTEM_PROMPT) -> str:
+def chat_line(
+    user: str = "lines with a number",
+    assistant: str = "[0-9]",
+    system: str | None = NLRX_SYSTEM_PROMPT,
+) -> str:
     turns = [{"role": "system", "content": system}] if system is not None else []
     turns += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     return json.dumps({"messages": turns})
@@ -167,8 +173,10 @@ BAD_CHAT = [
     (chat_line(assistant=""), "synth_train.jsonl:2: field 'messages[2].content' is empty"),
     (chat_line(user="  "), "synth_train.jsonl:2: field 'messages[1].content' is empty"),
     (json.dumps({"messages": [{"role": "user", "content": "x"}]}), "has roles ['user']"),
-    (json.dumps({"messages": [{"role": "user", "content": "x"},
-                              {"role": "assistant"}]}), "'messages[1].content' is missing"),
+    (
+        json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}]}),
+        "'messages[1].content' is missing",
+    ),
 ]
 
 
@@ -182,8 +190,11 @@ def test_bad_chat_line_raises_with_file_and_line(tmp_path, bad, message):
 
 
 def test_skip_reports_count(tmp_path):
-    path = write(tmp_path, "synth_train.jsonl",
-                 [chat_line(), BAD_CHAT[0][0], chat_line("lines with a vowel"), BAD_CHAT[2][0]])
+    path = write(
+        tmp_path,
+        "synth_train.jsonl",
+        [chat_line(), BAD_CHAT[0][0], chat_line("lines with a vowel"), BAD_CHAT[2][0]],
+    )
     with pytest.warns(UserWarning, match="skipped 2 bad record"):
         data = load_nlrx_chat(path, on_error="skip")
     assert [e.text for e in data] == ["lines with a number", "lines with a vowel"]
@@ -210,12 +221,18 @@ def test_non_utf8_file(tmp_path):
         assert len(load_gsm8k_original(path, on_error="skip")) == 1
 
 
-@pytest.mark.parametrize("bad,message", [
-    (json.dumps({"question": "Q?"}), "test.jsonl:1: missing field 'answer'"),
-    (gsm_line(question=""), "test.jsonl:1: field 'question' is empty"),
-    (gsm_line(answer="It is 5."), "test.jsonl:1: field 'answer' does not end with '#### <answer>'"),
-    ("[1, 2]", "test.jsonl:1: missing field 'question'"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (json.dumps({"question": "Q?"}), "test.jsonl:1: missing field 'answer'"),
+        (gsm_line(question=""), "test.jsonl:1: field 'question' is empty"),
+        (
+            gsm_line(answer="It is 5."),
+            "test.jsonl:1: field 'answer' does not end with '#### <answer>'",
+        ),
+        ("[1, 2]", "test.jsonl:1: missing field 'question'"),
+    ],
+)
 def test_bad_gsm8k_records(tmp_path, bad, message):
     path = write(tmp_path, "test.jsonl", [bad, gsm_line()])
     with pytest.raises(DataFormatError) as info:
@@ -226,9 +243,14 @@ def test_bad_gsm8k_records(tmp_path, bad, message):
 
 
 def test_gsm8k_chat_format(tmp_path):
-    path = write(tmp_path, "gsm8k_train.jsonl", [
-        chat_line("What is 2+3?", "2+3 = <<2+3=5>>5\n#### 5", system="Solve it."),
-        chat_line("What is 1+1?", "It is two.", system=None)])
+    path = write(
+        tmp_path,
+        "gsm8k_train.jsonl",
+        [
+            chat_line("What is 2+3?", "2+3 = <<2+3=5>>5\n#### 5", system="Solve it."),
+            chat_line("What is 1+1?", "It is two.", system=None),
+        ],
+    )
     with pytest.raises(DataFormatError, match=r"gsm8k_train.jsonl:2: .*'#### <answer>'"):
         load_gsm8k_chat(path)
     with pytest.warns(UserWarning):

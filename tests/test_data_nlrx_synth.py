@@ -11,8 +11,10 @@ import pytest
 from jepa_lab.data import load_nlrx_original, nlrx_synth
 from jepa_lab.data.records import NLRX_SYSTEM_PROMPT
 
-SHARED = Path(os.environ.get("JEPA_LAB_SHARED_DATA")
-              or Path(__file__).resolve().parents[2] / "shared" / "data")
+SHARED = Path(
+    os.environ.get("JEPA_LAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 ORIGINAL = SHARED / "nl-rx" / "original" / "NL-RX-Synth"
 
 SHARE_TOLERANCE = 0.08  # absolute difference allowed in each construct share
@@ -35,7 +37,7 @@ class Parser:
     def parse(self) -> None:
         self.alt()
         if self.pos != len(self.text):
-            raise SyntaxError(f"trailing text at {self.pos}: {self.text[self.pos:]!r}")
+            raise SyntaxError(f"trailing text at {self.pos}: {self.text[self.pos :]!r}")
 
     def peek(self, s: str) -> bool:
         return self.text.startswith(s, self.pos)
@@ -54,8 +56,12 @@ class Parser:
 
     def cat(self) -> None:
         start = self.pos
-        while self.pos < len(self.text) and not self.peek("|") and not self.peek("&") \
-                and not self.peek(")"):
+        while (
+            self.pos < len(self.text)
+            and not self.peek("|")
+            and not self.peek("&")
+            and not self.peek(")")
+        ):
             self.unary()
         if self.pos == start:
             raise SyntaxError(f"empty operand at {self.pos} in {self.text!r}")
@@ -84,7 +90,7 @@ class Parser:
             if self.peek(token):
                 self.pos += len(token)
                 return
-        raise SyntaxError(f"unexpected {self.text[self.pos:self.pos + 5]!r} in {self.text!r}")
+        raise SyntaxError(f"unexpected {self.text[self.pos : self.pos + 5]!r} in {self.text!r}")
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +123,11 @@ def test_records_are_well_formed(train):
     assert len({(e.text, e.code) for e in train}) == len(train)
     e = train[0]
     assert e.id == "nlrx-synth/train/00000" and e.source == "generated/nlrx-synth"
-    assert e.messages == [{"role": "system", "content": NLRX_SYSTEM_PROMPT},
-                          {"role": "user", "content": e.text},
-                          {"role": "assistant", "content": e.code}]
+    assert e.messages == [
+        {"role": "system", "content": NLRX_SYSTEM_PROMPT},
+        {"role": "user", "content": e.text},
+        {"role": "assistant", "content": e.code},
+    ]
 
 
 def test_every_regex_parses_with_balanced_parens(train, test):
@@ -136,6 +144,7 @@ def test_parser_rejects_broken_regexes():
 
 def test_regexes_parse_in_the_dk_brics_dialect(train):
     from jepa_lab import regex_dfa
+
     for e in train[:300]:
         regex_dfa.parse_regex(e.code)
 
@@ -146,7 +155,7 @@ def test_quoted_string_convention(train, test):
     for e in train + test:
         quoted = re.findall(r"'(\w+)'", e.text)
         first_seen = list(dict.fromkeys(quoted))
-        assert first_seen == list(WORDS[:len(first_seen)]), e.text
+        assert first_seen == list(WORDS[: len(first_seen)]), e.text
         in_regex = re.findall("|".join(WORDS), e.code)
         assert in_regex == quoted, (e.text, e.code)
         assert e.text.startswith(("lines ", "strings ")), e.text
@@ -154,12 +163,20 @@ def test_quoted_string_convention(train, test):
 
 def test_descriptions_name_what_the_regex_uses(train):
     """Each character class in the regex is named in the description (and vice versa)."""
-    names = {"[0-9]": "a number", "[A-Za-z]": "a letter", "[a-z]": "a lower-case letter",
-             "[A-Z]": "a capital letter", "[AEIOUaeiou]": "a vowel"}
+    names = {
+        "[0-9]": "a number",
+        "[A-Za-z]": "a letter",
+        "[a-z]": "a lower-case letter",
+        "[A-Z]": "a capital letter",
+        "[AEIOUaeiou]": "a vowel",
+    }
     for e in train:
         for cls, name in names.items():
-            assert (cls in e.code) == (re.search(rf"\b{name}\b", e.text) is not None), \
-                (cls, e.text, e.code)
+            assert (cls in e.code) == (re.search(rf"\b{name}\b", e.text) is not None), (
+                cls,
+                e.text,
+                e.code,
+            )
 
 
 def test_repeat_counts_match_description(train):

@@ -49,9 +49,13 @@ def test_turk_is_its_own_dataset_with_turk_labels(tmp_path, offline):
 
 
 def test_chat_file_named_turk_is_labelled_turk_and_synth_keeps_its_labels(tmp_path):
-    record = {"messages": [{"role": "system", "content": "s"},
-                           {"role": "user", "content": "lines with 'dog'"},
-                           {"role": "assistant", "content": ".*dog.*"}]}
+    record = {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "lines with 'dog'"},
+            {"role": "assistant", "content": ".*dog.*"},
+        ]
+    }
     for name in ("turk_test.jsonl", "synth_test.jsonl"):
         (tmp_path / name).write_text(json.dumps(record) + "\n", encoding="utf-8")
     (turk,) = load_nlrx_chat(tmp_path / "turk_test.jsonl")
@@ -93,8 +97,10 @@ class _Files(http.server.BaseHTTPRequestHandler):
 
 def test_turk_download_warns_that_its_hash_is_not_pinned(tmp_path, monkeypatch):
     folder = _write_turk(tmp_path / "published")
-    _Files.files = {"/" + dl.FILES[f"nlrx-turk/{n}"].url_path: (folder / f"{n}.txt").read_bytes()
-                    for n in ("src", "targ")}
+    _Files.files = {
+        "/" + dl.FILES[f"nlrx-turk/{n}"].url_path: (folder / f"{n}.txt").read_bytes()
+        for n in ("src", "targ")
+    }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -16,10 +16,13 @@ import pytest
 
 from jepa_lab.data import download as dl
 
-SHARED = Path(os.environ.get("JEPA_LAB_SHARED_DATA")
-              or Path(__file__).resolve().parents[2] / "shared" / "data")
-PAYLOAD = "".join(f"line {i}: lines with a number before the string 'dog'\n"
-                  for i in range(4000)).encode()
+SHARED = Path(
+    os.environ.get("JEPA_LAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+PAYLOAD = "".join(
+    f"line {i}: lines with a number before the string 'dog'\n" for i in range(4000)
+).encode()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,8 +89,9 @@ def server():
 @pytest.fixture
 def remote(monkeypatch):
     """A registered file whose pinned hash is that of PAYLOAD."""
-    entry = dl.RemoteFile("owner/repo/main/data/sample.txt", "sample/sample.txt",
-                          hashlib.sha256(PAYLOAD).hexdigest())
+    entry = dl.RemoteFile(
+        "owner/repo/main/data/sample.txt", "sample/sample.txt", hashlib.sha256(PAYLOAD).hexdigest()
+    )
     monkeypatch.setitem(dl.FILES, "test/sample", entry)
     Handler.files = {"/" + entry.url_path: PAYLOAD}
     return entry
@@ -144,8 +148,7 @@ def test_http_error_is_a_download_error(server, remote, tmp_path):
 def test_unreachable_server_fails_fast(tmp_path, remote):
     # a port nobody listens on, on loopback: refused at once, no hang
     with pytest.raises(dl.DownloadError):
-        dl.fetch("test/sample", cache=tmp_path, base="http://127.0.0.1:9", timeout=2,
-                 retries=0)
+        dl.fetch("test/sample", cache=tmp_path, base="http://127.0.0.1:9", timeout=2, retries=0)
 
 
 def test_env_vars_choose_cache_and_base(monkeypatch, tmp_path):
@@ -160,22 +163,31 @@ def test_env_vars_choose_cache_and_base(monkeypatch, tmp_path):
 
 def test_pinned_urls_are_the_published_ones():
     urls = {f"{dl.DEFAULT_BASE_URL}/{f.url_path}" for f in dl.FILES.values()}
-    assert "https://raw.githubusercontent.com/galilai-group/llm-jepa/main/datasets/" \
-           "synth_train.jsonl" in urls
-    assert "https://raw.githubusercontent.com/openai/grade-school-math/master/" \
-           "grade_school_math/data/test.jsonl" in urls
+    assert (
+        "https://raw.githubusercontent.com/galilai-group/llm-jepa/main/datasets/"
+        "synth_train.jsonl" in urls
+    )
+    assert (
+        "https://raw.githubusercontent.com/openai/grade-school-math/master/"
+        "grade_school_math/data/test.jsonl" in urls
+    )
     assert all(len(f.sha256) == 64 for f in dl.FILES.values() if f.sha256 is not None)
     # NL-RX-TURK's hashes are still to be pinned (no trusted copy was at hand); nothing else.
     assert sorted(k for k, f in dl.FILES.items() if f.sha256 is None) == [
-        "nlrx-turk/src", "nlrx-turk/targ"]
+        "nlrx-turk/src",
+        "nlrx-turk/targ",
+    ]
 
 
 @pytest.mark.skipif(not (SHARED / "gsm8k" / "test.jsonl").exists(), reason="shared data absent")
 def test_real_bundles_verify_against_pinned_hashes(server, tmp_path, monkeypatch):
     """Serve the shared copies under their published paths: every pinned hash matches, and
     load_dataset(source='download') reads the result."""
-    Handler.files = {"/" + f.url_path: (SHARED / f.cache_path).read_bytes()
-                     for f in dl.FILES.values() if (SHARED / f.cache_path).exists()}
+    Handler.files = {
+        "/" + f.url_path: (SHARED / f.cache_path).read_bytes()
+        for f in dl.FILES.values()
+        if (SHARED / f.cache_path).exists()
+    }
     for bundle, names in dl.BUNDLES.items():
         if all(dl.FILES[name].sha256 for name in names):  # not the unpinned NL-RX-TURK
             root = dl.download(bundle, cache=tmp_path, base=server, timeout=10)
@@ -195,8 +207,11 @@ def test_real_bundles_verify_against_pinned_hashes(server, tmp_path, monkeypatch
 def test_cli_download_fetches_into_the_cache(server, tmp_path, monkeypatch, capsys):
     from jepa_lab.cli import main
 
-    Handler.files = {"/" + f.url_path: (SHARED / f.cache_path).read_bytes()
-                     for f in dl.FILES.values() if (SHARED / f.cache_path).exists()}
+    Handler.files = {
+        "/" + f.url_path: (SHARED / f.cache_path).read_bytes()
+        for f in dl.FILES.values()
+        if (SHARED / f.cache_path).exists()
+    }
     monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path))
     monkeypatch.setenv("JEPA_LAB_BASE_URL", server)
     assert main(["download", "gsm8k"]) == 0
@@ -220,8 +235,9 @@ def test_trickling_server_is_cut_at_the_total_deadline(server, remote, tmp_path)
     assert len(Handler.log) == 1  # no retry once the deadline is spent
 
 
-@pytest.mark.parametrize("base", ["htp//mirror", "not a url", "http://[::1", "ftp://host/x",
-                                  "http://"])
+@pytest.mark.parametrize(
+    "base", ["htp//mirror", "not a url", "http://[::1", "ftp://host/x", "http://"]
+)
 def test_malformed_base_url_is_a_download_error(remote, tmp_path, base):
     with pytest.raises(dl.DownloadError, match="base URL") as info:
         dl.fetch("test/sample", cache=tmp_path, base=base, timeout=2, retries=0)

@@ -162,15 +162,18 @@ def test_empty_data_file_is_named_not_a_sampler_error(tmp_path, no_real_data):
     "bad,needle",
     [
         (gsm(72), "train.jsonl:2: field 'answer' is a number (72), expected a string"),
-        (gsm("3 + 4 = 7\n#### abc"), "train.jsonl:2: field 'answer' ends with '#### abc'; "
-         "expected a number"),
+        (
+            gsm("3 + 4 = 7\n#### abc"),
+            "train.jsonl:2: field 'answer' ends with '#### abc'; expected a number",
+        ),
         (gsm("3 + 4 = 7"), "train.jsonl:2: field 'answer' does not end with '#### <answer>'"),
         (gsm(""), "train.jsonl:2: field 'answer' is empty"),
     ],
 )
 def test_bad_gsm8k_answer_is_named_with_file_and_line(tmp_path, no_real_data, bad, needle):
-    train_file = write_lines(no_real_data / "gsm8k" / "train.jsonl",
-                             [gsm("3 + 4 = 7\n#### 7"), bad])
+    train_file = write_lines(
+        no_real_data / "gsm8k" / "train.jsonl", [gsm("3 + 4 = 7\n#### 7"), bad]
+    )
     write_lines(train_file.with_name("test.jsonl"), [gsm("3 + 4 = 7\n#### 7")])
     run_dir = tmp_path / "run"
     message = cli_error(["train", "--run-dir", str(run_dir), "--dataset", "gsm8k", *FAST])
@@ -181,8 +184,9 @@ def test_bad_gsm8k_answer_is_named_with_file_and_line(tmp_path, no_real_data, ba
 def test_gsm8k_answers_with_commas_and_signs_still_load(tmp_path):
     from jepa_lab.data import load_gsm8k_original
 
-    path = write_lines(tmp_path / "train.jsonl",
-                       [gsm("#### 1,000"), gsm("#### -3"), gsm("#### 2.5")])
+    path = write_lines(
+        tmp_path / "train.jsonl", [gsm("#### 1,000"), gsm("#### -3"), gsm("#### 2.5")]
+    )
     assert [e.code[-5:].strip("# ") for e in load_gsm8k_original(path)] == ["1,000", "-3", "2.5"]
 
 
@@ -283,8 +287,7 @@ def poisoned_run_dir(root: Path, model_type: str = "llama") -> tuple[Path, Path]
     )
     (final / "evil.py").write_text(EVIL.format(marker=str(marker), model_type=model_type))
     config = json.loads((final / "config.json").read_text())
-    config["auto_map"] = {"AutoConfig": "evil.EvilConfig",
-                          "AutoModelForCausalLM": "evil.EvilModel"}
+    config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.EvilModel"}
     config["model_type"] = model_type
     (final / "config.json").write_text(json.dumps(config))
     tok_config = json.loads((final / "tokenizer_config.json").read_text())
@@ -307,9 +310,20 @@ def run_eval(run_dir: Path, tmp_path: Path, *flags: str) -> subprocess.Completed
     }
     env.pop("JEPA_LAB_DATA_DIR", None)
     return subprocess.run(
-        [sys.executable, "-m", "jepa_lab", "eval", "--run-dir", str(run_dir), "--no-progress",
-         *flags],
-        capture_output=True, text=True, timeout=300, env=env,
+        [
+            sys.executable,
+            "-m",
+            "jepa_lab",
+            "eval",
+            "--run-dir",
+            str(run_dir),
+            "--no-progress",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 

@@ -34,9 +34,16 @@ def make_tokenizer(with_end_of_turn: bool = True) -> PreTrainedTokenizerFast:
 def make_llama(vocab_size: int) -> torch.nn.Module:
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-        pad_token_id=0, eos_token_id=2, bos_token_id=None,
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        eos_token_id=2,
+        bos_token_id=None,
     )
     return LlamaForCausalLM(config)
 
@@ -44,8 +51,14 @@ def make_llama(vocab_size: int) -> torch.nn.Module:
 def make_gpt2(vocab_size: int) -> torch.nn.Module:
     torch.manual_seed(0)
     config = GPT2Config(
-        vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=4, n_positions=128,
-        pad_token_id=0, eos_token_id=2, bos_token_id=2,
+        vocab_size=vocab_size,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=128,
+        pad_token_id=0,
+        eos_token_id=2,
+        bos_token_id=2,
     )
     return GPT2LMHeadModel(config)
 
@@ -81,7 +94,12 @@ def test_batched_matches_reference(make_model):
     model.train()  # generation must switch to eval and then restore this
     prompts = uneven_prompts(len(tokenizer))
     got = generate_greedy(
-        model, tokenizer, prompts, max_new_tokens=8, stop_token_ids=[], batch_size=3,
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=8,
+        stop_token_ids=[],
+        batch_size=3,
         progress=False,
     )
     assert model.training
@@ -99,8 +117,13 @@ def test_stop_token_cuts_output(make_model):
     free = [reference_greedy(model, p, 10, set()) for p in prompts]
     stop_id = free[1][4]  # a token the model really emits at step 5 for prompt 1
     got = generate_greedy(
-        model, tokenizer, prompts, max_new_tokens=10, stop_token_ids=[stop_id],
-        batch_size=4, progress=False,
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=10,
+        stop_token_ids=[stop_id],
+        batch_size=4,
+        progress=False,
     )
     expected = [ids[: ids.index(stop_id)] if stop_id in ids else ids for ids in free]
     assert got == expected
@@ -111,7 +134,8 @@ def test_stop_token_cuts_output(make_model):
 def test_default_stop_tokens_include_end_of_turn():
     tokenizer = make_tokenizer()
     assert default_stop_token_ids(tokenizer) == [
-        tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")
+        tokenizer.eos_token_id,
+        tokenizer.convert_tokens_to_ids("<|im_end|>"),
     ]
     assert default_stop_token_ids(make_tokenizer(with_end_of_turn=False)) == [
         tokenizer.eos_token_id
@@ -134,10 +158,14 @@ def test_default_stop_applies_and_order_is_restored():
     got = generate_greedy(model, tokenizer, prompts, max_new_tokens=6, progress=False)
     assert got == expected
     # Batch size 1 and 100 give the same answers, in the caller's order.
-    assert generate_greedy(model, tokenizer, prompts, max_new_tokens=6, batch_size=1,
-                           progress=False) == expected
-    assert generate_greedy(model, tokenizer, prompts, max_new_tokens=6, batch_size=100,
-                           progress=False) == expected
+    assert (
+        generate_greedy(model, tokenizer, prompts, max_new_tokens=6, batch_size=1, progress=False)
+        == expected
+    )
+    assert (
+        generate_greedy(model, tokenizer, prompts, max_new_tokens=6, batch_size=100, progress=False)
+        == expected
+    )
 
 
 def test_checkpoint_generation_config_does_not_leak_in():
@@ -149,8 +177,9 @@ def test_checkpoint_generation_config_does_not_leak_in():
     model.generation_config.repetition_penalty = 5.0
     model.generation_config.no_repeat_ngram_size = 1
     model.generation_config.min_new_tokens = 3
-    got = generate_greedy(model, tokenizer, prompts, max_new_tokens=8, stop_token_ids=[],
-                          progress=False)
+    got = generate_greedy(
+        model, tokenizer, prompts, max_new_tokens=8, stop_token_ids=[], progress=False
+    )
     assert got == expected
     assert any(len(set(ids)) < len(ids) for ids in expected)  # repeats the penalties would ban
 

@@ -196,16 +196,28 @@ def test_grade_a_folder_of_submissions(generated, tmp_path: Path):
     subs.mkdir()
     (subs / "solution.ipynb").write_bytes(ex2.solution.read_bytes())
     (subs / "untouched.ipynb").write_bytes(ex2.student.read_bytes())
-    _with_answer(ex2.student, subs / "partial.ipynb", {
-        "def one_minus_cos": ONE_MINUS_COS, "def info_nce": INFO_NCE_WITHOUT_TEMPERATURE})
-    _with_answer(ex2.student, subs / "loops.ipynb", {
-        "def one_minus_cos": ONE_MINUS_COS, "def info_nce": "while True:\n    pass\n"})
-    _with_answer(ex2.solution, subs / "import_error.ipynb", {  # the solution, but one cell
-        "def info_nce": "from jepa_lab.losses import info_nce_reference\n"})  # raises ImportError
+    _with_answer(
+        ex2.student,
+        subs / "partial.ipynb",
+        {"def one_minus_cos": ONE_MINUS_COS, "def info_nce": INFO_NCE_WITHOUT_TEMPERATURE},
+    )
+    _with_answer(
+        ex2.student,
+        subs / "loops.ipynb",
+        {"def one_minus_cos": ONE_MINUS_COS, "def info_nce": "while True:\n    pass\n"},
+    )
+    _with_answer(
+        ex2.solution,
+        subs / "import_error.ipynb",
+        {  # the solution, but one cell
+            "def info_nce": "from jepa_lab.losses import info_nce_reference\n"
+        },
+    )  # raises ImportError
     (subs / "not_a_notebook.ipynb").write_text("this is not JSON")
     csv_path = tmp_path / "grades.csv"
-    grades = grading.grade(ex2.autograder, subs, csv_path, timeout_s=TIMEOUT_S, jobs=2,
-                           env={"JEPA_LAB_SMOKE": "1"})
+    grades = grading.grade(
+        ex2.autograder, subs, csv_path, timeout_s=TIMEOUT_S, jobs=2, env={"JEPA_LAB_SMOKE": "1"}
+    )
     print(csv_path.read_text())
     rows = {r["student"]: r for r in csv.DictReader(csv_path.open())}
     expected = {  # one_minus_cos, info_nce, on_the_model (of 3, 4, 1)
@@ -241,8 +253,9 @@ def test_every_solution_gets_full_marks(generated, tmp_path: Path):
         sub = tmp_path / name
         sub.mkdir()
         (sub / "solution.ipynb").write_bytes(made.solution.read_bytes())
-        (grade,) = grading.grade(made.autograder, sub, timeout_s=TIMEOUT_S,
-                                 env={"JEPA_LAB_SMOKE": "1"})
+        (grade,) = grading.grade(
+            made.autograder, sub, timeout_s=TIMEOUT_S, env={"JEPA_LAB_SMOKE": "1"}
+        )
         possible = grading.question_points(made.autograder)
         assert grade.status == "graded" and grade.scores == possible, (name, grade)
         assert sum(possible.values()) >= 5, (name, possible)
@@ -262,10 +275,12 @@ def test_csv_layout(tmp_path: Path):
 
 
 def test_scores_from_otter_results():
-    results = {"tests": [
-        {"name": "Public Tests", "visibility": "visible", "status": "passed"},
-        {"name": "q1", "score": 1.5, "max_score": 2},
-    ]}
+    results = {
+        "tests": [
+            {"name": "Public Tests", "visibility": "visible", "status": "passed"},
+            {"name": "q1", "score": 1.5, "max_score": 2},
+        ]
+    }
     assert grading._scores(results, {"q1": 2.0, "q2": 1.0}) == {"q1": 1.5, "q2": 0.0}
 
 

@@ -24,13 +24,16 @@ from jepa_lab.scoring import (
     score_nlrx,
 )
 
-SHARED = Path(os.environ.get("JEPA_LAB_SHARED_DATA") or Path(__file__).resolve().parents[2]
-              / "shared" / "data")
+SHARED = Path(
+    os.environ.get("JEPA_LAB_SHARED_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 VECTORS = SHARED / "nl-rx" / "equivalence_vectors.tsv"
 GSM8K_TEST = SHARED / "gsm8k" / "test.jsonl"
 
 
 # --------------------------------------------------------------------------- known answers
+
 
 @pytest.mark.parametrize(
     ("gold", "candidate", "expected"),
@@ -153,13 +156,17 @@ def test_exact_and_score_nlrx():
     assert result["semantic_accuracy"] == 0.5 and result["exact_accuracy"] == 0.25
     assert result["unparseable"] == 1 and result["bounded"] == 1
     assert [v.kind for v in result["verdicts"]] == [
-        "equivalent", "equivalent", "parse_error", "bound"
+        "equivalent",
+        "equivalent",
+        "parse_error",
+        "bound",
     ]
     with pytest.raises(ValueError, match="2 gold regexes but 1 candidates"):
         score_nlrx(["a", "b"], ["a"])
 
 
 # ------------------------------------------------- property test against an independent oracle
+
 
 def _random_regex(rng: random.Random, depth: int) -> str:
     """A regex in the syntax Python's `re` and dk.brics share (no & or ~)."""
@@ -203,6 +210,7 @@ def test_membership_matches_python_re_on_trusted_regexes():
 
 # ------------------------------------------------------------------ agreement with dk.brics
 
+
 @pytest.mark.skipif(not VECTORS.exists(), reason=f"shared data absent: {VECTORS}")
 def test_agreement_with_dk_brics_vectors():
     with VECTORS.open(newline="") as handle:
@@ -225,6 +233,7 @@ def test_agreement_with_dk_brics_vectors():
 
 
 # ------------------------------------------------------------------------------------- GSM8K
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -257,8 +266,7 @@ def test_gsm8k_correct_and_score():
     assert not gsm8k_correct("The total is 999.", "#### 1000")
     assert not gsm8k_correct("I don't know", "#### 3")
     result = score_gsm8k(["#### 5", "6", "none"], ["#### 5", "#### 7", "#### 1"])
-    assert result == {"n": 3, "accuracy": 1 / 3, "unparseable": 1,
-                      "correct": [True, False, False]}
+    assert result == {"n": 3, "accuracy": 1 / 3, "unparseable": 1, "correct": [True, False, False]}
     with pytest.raises(ValueError, match="1 predictions but 2 references"):
         score_gsm8k(["1"], ["1", "2"])
 

@@ -37,9 +37,15 @@ needs_shared = pytest.mark.skipif(
 # (deep-regex-model/data_turk_eval_turk/targ.txt) and the audit in issue 8; the first two could
 # not be compiled within a 1 s wall-clock budget before.
 TURK_HARD_GOLDS = [
-    "((.*dog.*)|(truck)){7,}", "((dog)|(truck.*ring.*)){5,}", "(.*dog.*truck.*.*){7,}",
-    "(.*(dog).*(truck).*.*){6,}", "~(([AEIOUaeiou].*dog.*){6,})", "(((.*)(dog)){4,}).*(truck).*",
-    "((dog)|(..*[AEIOUaeiou].*)){4,}", "(\\b(dog)|(truck)\\b){7,}", "(dog.*[A-Za-z].*){7,}",
+    "((.*dog.*)|(truck)){7,}",
+    "((dog)|(truck.*ring.*)){5,}",
+    "(.*dog.*truck.*.*){7,}",
+    "(.*(dog).*(truck).*.*){6,}",
+    "~(([AEIOUaeiou].*dog.*){6,})",
+    "(((.*)(dog)){4,}).*(truck).*",
+    "((dog)|(..*[AEIOUaeiou].*)){4,}",
+    "(\\b(dog)|(truck)\\b){7,}",
+    "(dog.*[A-Za-z].*){7,}",
 ]
 
 
@@ -58,6 +64,7 @@ def _vectors() -> list[dict[str, str]]:
 
 
 # ----------------------------------------------------------------------- every gold, in budget
+
 
 def _costliest(golds) -> int:
     """The largest work any of `golds` costs to compile; fails listing every one over a bound."""
@@ -93,12 +100,14 @@ def test_real_golds_with_every_count_raised_to_seven_fit_the_budget():
 def test_hard_turk_golds_match_their_rewrites():
     """A correct answer not written character for character must score right."""
     assert regex_equivalent("((.*dog.*)|(truck)){7,}", "((truck)|(.*dog.*)){7,}")
-    assert regex_equivalent("((dog)|(truck.*ring.*)){5,}",
-                            "((dog)|(truck.*ring.*)){4}((dog)|(truck.*ring.*))+")
+    assert regex_equivalent(
+        "((dog)|(truck.*ring.*)){5,}", "((dog)|(truck.*ring.*)){4}((dog)|(truck.*ring.*))+"
+    )
     assert not regex_equivalent("((.*dog.*)|(truck)){7,}", "((.*dog.*)|(truck)){6,}")
 
 
 # ------------------------------------------------------------------- dk.brics verdicts, loaded
+
 
 def _burn(stop_at: float) -> None:
     x = 0
@@ -143,6 +152,7 @@ def test_same_verdicts_under_cpu_load_and_in_any_order():
 
 # ------------------------------------------------------------------------------ the bounds
 
+
 def test_oversized_candidate_rejected_before_parsing():
     limit = regex_dfa.MAX_REGEX_CHARS
     start = time.process_time()
@@ -178,7 +188,8 @@ def test_gold_over_budget_is_compiled_once(monkeypatch):
     candidates = ["a", "b", "(.*a.*b.*c.*d){39,}", "a", "b"]
     verdicts = [compare_regex(gold, c) for c in candidates]
     assert {v.reason for v in verdicts} == {
-        f"exceeds bound: gold: work budget of {regex_dfa.WORK_BUDGET:,} units exceeded"}
+        f"exceeds bound: gold: work budget of {regex_dfa.WORK_BUDGET:,} units exceeded"
+    }
     assert regex_automata.COUNTERS["compiled"] == 1  # the gold, once; candidates never reached
 
 
@@ -216,6 +227,7 @@ def test_ascii_whitespace_at_the_ends_is_stripped():
 
 # --------------------------------------------------- differential test against stock greenery
 
+
 def _random_regex(rng: random.Random, depth: int) -> str:
     """A regex in the syntax greenery and dk.brics share."""
     if depth == 0 or rng.random() < 0.3:
@@ -246,18 +258,25 @@ def _as_greenery(automaton: regex_dfa.Automaton):
     # greenery's partition has exactly one negated class: the complement of all the others.
     top = alphabet.interval_symbol[-1]
     others = tuple(p for s in range(alphabet.size) if s != top for p in pieces[s])
-    classes = [Charclass(others, negated=True) if s == top else Charclass(tuple(pieces[s]))
-               for s in range(alphabet.size)]
+    classes = [
+        Charclass(others, negated=True) if s == top else Charclass(tuple(pieces[s]))
+        for s in range(alphabet.size)
+    ]
     dfa = automaton.dfa
     return Fsm(
-        alphabet=set(classes), states=set(range(dfa.size)), initial=0, finals=set(dfa.finals),
+        alphabet=set(classes),
+        states=set(range(dfa.size)),
+        initial=0,
+        finals=set(dfa.finals),
         map={q: {classes[s]: t for s, t in enumerate(row)} for q, row in enumerate(dfa.delta)},
     )
 
 
 def test_scoring_neither_imports_nor_modifies_greenery():
-    code = ("import sys, jepa_lab.scoring; jepa_lab.scoring.regex_equivalent('a|b', 'b|a'); "
-            "print('greenery' in sys.modules)")
+    code = (
+        "import sys, jepa_lab.scoring; jepa_lab.scoring.regex_equivalent('a|b', 'b|a'); "
+        "print('greenery' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     import greenery.fsm
@@ -272,7 +291,8 @@ def test_same_languages_as_stock_greenery():
 
     assert version("greenery") == "4.2.3", (
         f"this oracle test was written against greenery 4.2.3, found {version('greenery')}; "
-        "check its parser and Fsm API, then update the pin in pyproject.toml")
+        "check its parser and Fsm API, then update the pin in pyproject.toml"
+    )
     rng = random.Random(11)
     checked = 0
     for _ in range(200):

@@ -54,8 +54,10 @@ def _resolve(name: str, known: set[str]) -> str | None:
 
 def imports_of(module: str, file: Path, known: set[str]) -> set[str]:
     """Every jepa_lab module ``module`` imports, at the top or inside a function."""
-    package = module.split(".") if file.name == "__init__.py" and module != "__init__" else (
-        module.split(".")[:-1]
+    package = (
+        module.split(".")
+        if file.name == "__init__.py" and module != "__init__"
+        else (module.split(".")[:-1])
     )
     found: set[str] = set()
     for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
@@ -110,8 +112,7 @@ def test_the_graph_sees_function_local_imports(tmp_path):
 
 def test_no_import_climbs_to_a_higher_floor():
     climbing = [
-        f"jepa_lab/{module} (floor {floor_of(module)}) imports {target} "
-        f"(floor {floor_of(target)})"
+        f"jepa_lab/{module} (floor {floor_of(module)}) imports {target} (floor {floor_of(target)})"
         for module, targets in import_graph().items()
         for target in sorted(targets)
         if floor_of(target) > floor_of(module)

@@ -10,15 +10,27 @@ from transformers import AutoTokenizer
 from jepa_lab.data import gsm8k_synth, load_dataset, nlrx_synth
 from jepa_lab.tokenizer import BOS, EOT, PAD, ROLE_TOKENS, tokenizer_for, train_tokenizer
 
-HARD_STRINGS = ["", " ", "  leading and trailing  ", "\\b([A-Z])&([AEIOUaeiou])\\b", "~(.*)|{7,}",
-                "tab\there\nnewline", "café ünïcödé 🙂", "<|user", "|>", "#### 1,234",
-                "48/2 = <<48/2=24>>24 clips .", "a ,b ( c ) ' d '"]
+HARD_STRINGS = [
+    "",
+    " ",
+    "  leading and trailing  ",
+    "\\b([A-Z])&([AEIOUaeiou])\\b",
+    "~(.*)|{7,}",
+    "tab\there\nnewline",
+    "café ünïcödé 🙂",
+    "<|user",
+    "|>",
+    "#### 1,234",
+    "48/2 = <<48/2=24>>24 clips .",
+    "a ,b ( c ) ' d '",
+]
 
 
 @functools.lru_cache(maxsize=1)
 def examples():
-    return (nlrx_synth.generate(1500, "train", seed=0)
-            + gsm8k_synth.generate(500, "train", seed=0, difficulty=2))
+    return nlrx_synth.generate(1500, "train", seed=0) + gsm8k_synth.generate(
+        500, "train", seed=0, difficulty=2
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,15 +74,16 @@ def test_chat_template_renders_as_specified():
     tok = tokenizer()
     e = examples()[0]
     text = tok.apply_chat_template(e.messages, tokenize=False)
-    assert text == (f"<|bos|><|system|>{e.system}<|eot|><|user|>{e.text}<|eot|>"
-                    f"<|assistant|>{e.code}<|eot|>")
+    assert text == (
+        f"<|bos|><|system|>{e.system}<|eot|><|user|>{e.text}<|eot|><|assistant|>{e.code}<|eot|>"
+    )
     prompt = tok.apply_chat_template(e.messages[:2], tokenize=False, add_generation_prompt=True)
     assert prompt == f"<|bos|><|system|>{e.system}<|eot|><|user|>{e.text}<|eot|><|assistant|>"
     # the ids of the prompt are a prefix of the ids of the whole conversation
     ids_full = tok.encode(text, add_special_tokens=False)
     ids_prompt = tok.encode(prompt, add_special_tokens=False)
     assert ids_full[: len(ids_prompt)] == ids_prompt
-    assert ids_full[len(ids_prompt):] == tok.encode(e.code) + [tok.eos_token_id]
+    assert ids_full[len(ids_prompt) :] == tok.encode(e.code) + [tok.eos_token_id]
 
 
 def test_save_and_reload_keeps_ids(tmp_path):
@@ -80,10 +93,14 @@ def test_save_and_reload_keeps_ids(tmp_path):
     sample = [e.code for e in examples()[:50]] + HARD_STRINGS
     assert [again.encode(s) for s in sample] == [tok.encode(s) for s in sample]
     e = examples()[3]
-    assert again.apply_chat_template(e.messages, tokenize=False) == \
-        tok.apply_chat_template(e.messages, tokenize=False)
-    assert (again.bos_token_id, again.eos_token_id, again.pad_token_id) == \
-        (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+    assert again.apply_chat_template(e.messages, tokenize=False) == tok.apply_chat_template(
+        e.messages, tokenize=False
+    )
+    assert (again.bos_token_id, again.eos_token_id, again.pad_token_id) == (
+        tok.bos_token_id,
+        tok.eos_token_id,
+        tok.pad_token_id,
+    )
 
 
 @pytest.mark.parametrize("side", ["left", "right"])

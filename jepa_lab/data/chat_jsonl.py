@@ -20,14 +20,19 @@ def parse_chat_line(path: Path, lineno: int, line: str) -> tuple[str | None, str
     turns = record["messages"]
     roles = [t.get("role") if isinstance(t, dict) else None for t in turns]
     if roles not in (["system", "user", "assistant"], ["user", "assistant"]):
-        raise DataFormatError(path, lineno, f"field 'messages' has roles {roles}, expected "
-                                            "[system, user, assistant] or [user, assistant]")
+        raise DataFormatError(
+            path,
+            lineno,
+            f"field 'messages' has roles {roles}, expected "
+            "[system, user, assistant] or [user, assistant]",
+        )
     contents = []
     for i, turn in enumerate(turns):
         content = turn.get("content")
         if not isinstance(content, str):
-            raise DataFormatError(path, lineno, f"field 'messages[{i}].content' is missing or "
-                                                "not a string")
+            raise DataFormatError(
+                path, lineno, f"field 'messages[{i}].content' is missing or not a string"
+            )
         if turn["role"] != "system" and not content.strip():
             raise DataFormatError(path, lineno, f"field 'messages[{i}].content' is empty")
         contents.append(content)

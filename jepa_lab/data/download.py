@@ -42,38 +42,46 @@ FILES: dict[str, RemoteFile] = {
     "nlrx-original/src": RemoteFile(
         "nicholaslocascio/deep-regex/master/datasets/NL-RX-Synth/src.txt",
         "nl-rx/original/NL-RX-Synth/src.txt",
-        "df4cbf92812314bd98eabfd40ab345d262bce84decfb9b723a40efb541d82bf4"),
+        "df4cbf92812314bd98eabfd40ab345d262bce84decfb9b723a40efb541d82bf4",
+    ),
     "nlrx-original/targ": RemoteFile(
         "nicholaslocascio/deep-regex/master/datasets/NL-RX-Synth/targ.txt",
         "nl-rx/original/NL-RX-Synth/targ.txt",
-        "cf7c6126d2e1cbd4fbc171421dad1e7f2860f93f9153ea0eb24555d6ed5e8b67"),
+        "cf7c6126d2e1cbd4fbc171421dad1e7f2860f93f9153ea0eb24555d6ed5e8b67",
+    ),
     "nlrx-jepa/train": RemoteFile(
         "galilai-group/llm-jepa/main/datasets/synth_train.jsonl",
         "nl-rx/llm-jepa-split/synth_train.jsonl",
-        "ca959f108fb5a9c363910bca46cd9de69ead3bac016ed2564c74be39ba634e46"),
+        "ca959f108fb5a9c363910bca46cd9de69ead3bac016ed2564c74be39ba634e46",
+    ),
     "nlrx-jepa/test": RemoteFile(
         "galilai-group/llm-jepa/main/datasets/synth_test.jsonl",
         "nl-rx/llm-jepa-split/synth_test.jsonl",
-        "acfce67c9284bb97dc0b89ad9412b00f6464faf2dfbd2581dd4930140716e45d"),
+        "acfce67c9284bb97dc0b89ad9412b00f6464faf2dfbd2581dd4930140716e45d",
+    ),
     # NL-RX-TURK. Its SHA-256 is NOT pinned yet: no copy was at hand when this entry was added,
     # and a made-up hash would be worse than none. Fill both in from a trusted download (the
     # warning fetch() gives prints the hash it got).
     "nlrx-turk/src": RemoteFile(
         "nicholaslocascio/deep-regex/master/datasets/NL-RX-Turk/src.txt",
         "nl-rx/original/NL-RX-Turk/src.txt",
-        None),
+        None,
+    ),
     "nlrx-turk/targ": RemoteFile(
         "nicholaslocascio/deep-regex/master/datasets/NL-RX-Turk/targ.txt",
         "nl-rx/original/NL-RX-Turk/targ.txt",
-        None),
+        None,
+    ),
     "gsm8k/train": RemoteFile(
         "openai/grade-school-math/master/grade_school_math/data/train.jsonl",
         "gsm8k/train.jsonl",
-        "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465"),
+        "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
+    ),
     "gsm8k/test": RemoteFile(
         "openai/grade-school-math/master/grade_school_math/data/test.jsonl",
         "gsm8k/test.jsonl",
-        "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"),
+        "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+    ),
 }
 # Which files make up each downloadable dataset.
 BUNDLES: dict[str, tuple[str, ...]] = {
@@ -139,7 +147,8 @@ def verify_cached(path: str | Path, remote: RemoteFile) -> Path:
         raise ChecksumError(
             f"cached file {path} does not match its pinned sha256 (expected {remote.sha256}, "
             f"got {got}): it changed after it was downloaded; delete it and download again "
-            "(jepa-lab download <dataset>)")
+            "(jepa-lab download <dataset>)"
+        )
     _verified[key] = _signature(path)
     return path
 
@@ -152,8 +161,10 @@ def _full_url(base: str, remote: RemoteFile) -> str:
     except ValueError:  # e.g. an unclosed [IPv6 bracket
         ok = False
     if not ok:
-        raise DownloadError(f"base URL {base!r} (from base= or $JEPA_LAB_BASE_URL): expected "
-                            "http(s)://host[/path], e.g. https://raw.githubusercontent.com")
+        raise DownloadError(
+            f"base URL {base!r} (from base= or $JEPA_LAB_BASE_URL): expected "
+            "http(s)://host[/path], e.g. https://raw.githubusercontent.com"
+        )
     return f"{base.rstrip('/')}/{remote.url_path}"
 
 
@@ -161,8 +172,11 @@ def _left(deadline: float, url: str, part: Path, total: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
         got = part.stat().st_size if part.exists() else 0
-        raise DownloadError(f"{url}: not finished within the {total:g} s timeout ({got} bytes "
-                            f"so far); kept {part} to resume", deadline=True)
+        raise DownloadError(
+            f"{url}: not finished within the {total:g} s timeout ({got} bytes "
+            f"so far); kept {part} to resume",
+            deadline=True,
+        )
     return left
 
 
@@ -209,16 +223,23 @@ def _transfer(url: str, part: Path, deadline: float, total: float) -> None:
                     _left(deadline, url, part, total)
             except (http.client.IncompleteRead, OSError) as e:
                 late = isinstance(e, TimeoutError) or time.monotonic() >= deadline
-                what = f"not finished within the {total:g} s timeout" if late else \
-                    "connection dropped"
-                raise DownloadError(f"{url}: {what} after {got} bytes; kept {part} to resume",
-                                    deadline=late) from e
+                what = (
+                    f"not finished within the {total:g} s timeout" if late else "connection dropped"
+                )
+                raise DownloadError(
+                    f"{url}: {what} after {got} bytes; kept {part} to resume", deadline=late
+                ) from e
         if expected is not None and got < int(expected):
             raise DownloadError(f"{url}: got {got} of {expected} bytes; kept {part} to resume")
 
 
-def fetch(name: str, cache: str | Path | None = None, base: str | None = None,
-          timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Path:
+def fetch(
+    name: str,
+    cache: str | Path | None = None,
+    base: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = 2,
+) -> Path:
     """Path of the verified cached copy of FILES[name], downloading it if needed.
 
     A cached file is checked against its pinned hash (once per process); one that fails is
@@ -250,19 +271,29 @@ def fetch(name: str, cache: str | Path | None = None, base: str | None = None,
                 raise
     got = sha256_of(part)
     if remote.sha256 is None:
-        warnings.warn(f"{url}: no pinned sha256 for {name!r}, so it is unchecked; it has sha256 "
-                      f"{got} (pin that in FILES once the file is known good)", stacklevel=2)
+        warnings.warn(
+            f"{url}: no pinned sha256 for {name!r}, so it is unchecked; it has sha256 "
+            f"{got} (pin that in FILES once the file is known good)",
+            stacklevel=2,
+        )
     elif got != remote.sha256:
         part.unlink()
-        raise ChecksumError(f"checksum mismatch for {url}: expected sha256 {remote.sha256}, "
-                            f"got {got}; the download was deleted")
+        raise ChecksumError(
+            f"checksum mismatch for {url}: expected sha256 {remote.sha256}, "
+            f"got {got}; the download was deleted"
+        )
     os.replace(part, target)
     _verified[target.resolve()] = _signature(target)
     return target
 
 
-def download(dataset: str, cache: str | Path | None = None, base: str | None = None,
-             timeout: float = DEFAULT_TIMEOUT, retries: int = 2) -> Path:
+def download(
+    dataset: str,
+    cache: str | Path | None = None,
+    base: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = 2,
+) -> Path:
     """Fetch every file of `dataset` (a key of BUNDLES); return the cache root, which
     load_dataset(..., data_dir=root) reads. ``timeout`` bounds each file."""
     if dataset not in BUNDLES:

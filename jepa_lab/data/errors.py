@@ -50,12 +50,16 @@ class ErrorPolicy:
         if not items:
             problem = "holds no records (the file is empty)"
             if self.errors:
-                problem = (f"no usable records: all {len(self.errors)} were skipped; first: "
-                           f"{self.errors[0]}")
+                problem = (
+                    f"no usable records: all {len(self.errors)} were skipped; first: "
+                    f"{self.errors[0]}"
+                )
             raise DataFormatError(what, None, problem)
         if self.errors:
-            warnings.warn(f"{what}: skipped {len(self.errors)} bad record(s); first: "
-                          f"{self.errors[0]}", stacklevel=3)
+            warnings.warn(
+                f"{what}: skipped {len(self.errors)} bad record(s); first: {self.errors[0]}",
+                stacklevel=3,
+            )
         return Dataset(items, skipped=len(self.errors), errors=list(self.errors))
 
 
@@ -77,5 +81,9 @@ def read_lines(path: str | Path) -> Iterator[tuple[int, str | DataFormatError]]:
         try:
             yield i, line.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as e:
-            yield i, DataFormatError(path, i, f"not valid UTF-8 (byte {e.start} of the line: "
-                                              f"{e.reason})")
+            yield (
+                i,
+                DataFormatError(
+                    path, i, f"not valid UTF-8 (byte {e.start} of the line: {e.reason})"
+                ),
+            )

@@ -34,22 +34,38 @@ def _check_solution(path: Path, lineno: int, field: str, solution: str) -> None:
     if answer is None:
         raise DataFormatError(path, lineno, f"field '{field}' does not end with '#### <answer>'")
     if not NUMBER.fullmatch(answer):
-        raise DataFormatError(path, lineno, f"field '{field}' ends with '#### {answer}'; "
-                                            "expected a number after '####' (e.g. '#### 72')")
+        raise DataFormatError(
+            path,
+            lineno,
+            f"field '{field}' ends with '#### {answer}'; "
+            "expected a number after '####' (e.g. '#### 72')",
+        )
 
 
 def _kind(value: object) -> str:
     if isinstance(value, str):
         return "empty"
-    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list",
-             dict: "an object", type(None): "null"}
-    return f"{names.get(type(value), type(value).__name__)} ({json.dumps(value)[:40]}), " \
-           "expected a string"
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }
+    return (
+        f"{names.get(type(value), type(value).__name__)} ({json.dumps(value)[:40]}), "
+        "expected a string"
+    )
 
 
-def load_gsm8k_original(path: str | Path, split: str | None = None,
-                        strip_notes: bool = False, on_error: str = "raise",
-                        system: str | None = GSM8K_SYSTEM_PROMPT) -> Dataset:
+def load_gsm8k_original(
+    path: str | Path,
+    split: str | None = None,
+    strip_notes: bool = False,
+    on_error: str = "raise",
+    system: str | None = GSM8K_SYSTEM_PROMPT,
+) -> Dataset:
     """Examples from grade-school-math's train.jsonl / test.jsonl."""
     path = Path(path)
     split = split or ("test" if "test" in path.stem else "train")
@@ -63,27 +79,36 @@ def load_gsm8k_original(path: str | Path, split: str | None = None,
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataFormatError(path, lineno, f"malformed JSON ({e.msg} at column "
-                                                    f"{e.colno})") from e
+                raise DataFormatError(
+                    path, lineno, f"malformed JSON ({e.msg} at column {e.colno})"
+                ) from e
             for field in ("question", "answer"):
                 if not isinstance(record, dict) or field not in record:
                     raise DataFormatError(path, lineno, f"missing field '{field}'")
                 if not isinstance(record[field], str) or not record[field].strip():
-                    raise DataFormatError(path, lineno,
-                                          f"field '{field}' is {_kind(record[field])}")
+                    raise DataFormatError(
+                        path, lineno, f"field '{field}' is {_kind(record[field])}"
+                    )
             _check_solution(path, lineno, "answer", record["answer"])
         except DataFormatError as e:
             policy.handle(e)
             continue
         code = strip_calculator_notes(record["answer"]) if strip_notes else record["answer"]
-        out.append(Example(text=record["question"], code=code,
-                           id=f"gsm8k/{split}/{lineno - 1:05d}", source="gsm8k/original",
-                           system=system))
+        out.append(
+            Example(
+                text=record["question"],
+                code=code,
+                id=f"gsm8k/{split}/{lineno - 1:05d}",
+                source="gsm8k/original",
+                system=system,
+            )
+        )
     return policy.finish(out, str(path))
 
 
-def load_gsm8k_chat(path: str | Path, split: str | None = None, strip_notes: bool = False,
-                    on_error: str = "raise") -> Dataset:
+def load_gsm8k_chat(
+    path: str | Path, split: str | None = None, strip_notes: bool = False, on_error: str = "raise"
+) -> Dataset:
     """Examples from a chat JSONL file ({"messages": [system, user, assistant]})."""
     path = Path(path)
     split = split or ("test" if "test" in path.stem else "train")
@@ -98,23 +123,40 @@ def load_gsm8k_chat(path: str | Path, split: str | None = None, strip_notes: boo
             continue
         system, text, code = item
         code = strip_calculator_notes(code) if strip_notes else code
-        out.append(Example(text=text, code=code, id=f"gsm8k-chat/{split}/{lineno - 1:05d}",
-                           source="gsm8k/llm-jepa-split", system=system))
+        out.append(
+            Example(
+                text=text,
+                code=code,
+                id=f"gsm8k-chat/{split}/{lineno - 1:05d}",
+                source="gsm8k/llm-jepa-split",
+                system=system,
+            )
+        )
     return policy.finish(out, str(path))
 
 
-def load_gsm8k_hub(split: str = "train", strip_notes: bool = False,
-                   system: str | None = GSM8K_SYSTEM_PROMPT) -> Dataset:
+def load_gsm8k_hub(
+    split: str = "train", strip_notes: bool = False, system: str | None = GSM8K_SYSTEM_PROMPT
+) -> Dataset:
     """GSM8K through `datasets.load_dataset("openai/gsm8k", "main")` (network; optional dep)."""
     try:
         import datasets
     except ImportError:
-        raise ImportError("source='hub' needs the optional 'datasets' package "
-                          "(pip install datasets); or use source='download'") from None
+        raise ImportError(
+            "source='hub' needs the optional 'datasets' package "
+            "(pip install datasets); or use source='download'"
+        ) from None
     rows = datasets.load_dataset("openai/gsm8k", "main", split=split)
     out = []
     for i, row in enumerate(rows):
         code = strip_calculator_notes(row["answer"]) if strip_notes else row["answer"]
-        out.append(Example(text=row["question"], code=code, id=f"gsm8k/{split}/{i:05d}",
-                           source="gsm8k/hub", system=system))
+        out.append(
+            Example(
+                text=row["question"],
+                code=code,
+                id=f"gsm8k/{split}/{i:05d}",
+                source="gsm8k/hub",
+                system=system,
+            )
+        )
     return Dataset(out)

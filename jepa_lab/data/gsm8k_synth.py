@@ -177,8 +177,12 @@ def _baking(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
 
 
 TEMPLATES: dict[str, Callable[[random.Random, int, int], tuple[str, _Steps]]] = {
-    "shopping": _shopping, "sharing": _sharing, "speed": _speed, "ages": _ages,
-    "savings": _savings, "baking": _baking,
+    "shopping": _shopping,
+    "sharing": _sharing,
+    "speed": _speed,
+    "ages": _ages,
+    "savings": _savings,
+    "baking": _baking,
 }
 
 
@@ -188,26 +192,32 @@ def split_of(question: str) -> str:
     return "test" if bucket % 1000 < TEST_FRACTION * 1000 else "train"
 
 
-def level_of(difficulty: int = 1, steps: int | None = None,
-             max_number: int | None = None) -> Level:
+def level_of(difficulty: int = 1, steps: int | None = None, max_number: int | None = None) -> Level:
     """The level of `difficulty`, with `steps` (exact) and `max_number` overriding it."""
     if difficulty not in LEVELS:
         raise ValueError(f"difficulty must be one of {sorted(LEVELS)}, got {difficulty!r}")
     lo, hi = STEPS_RANGE
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)
-                              or not lo <= steps <= hi):
+    if steps is not None and (
+        isinstance(steps, bool) or not isinstance(steps, int) or not lo <= steps <= hi
+    ):
         raise ValueError(f"steps must be an integer in {lo}..{hi} (or None), got {steps!r}")
-    if max_number is not None and (isinstance(max_number, bool) or not isinstance(max_number, int)
-                                   or max_number < MIN_NUMBER):
-        raise ValueError(f"max_number must be an integer >= {MIN_NUMBER} (or None), "
-                         f"got {max_number!r}")
+    if max_number is not None and (
+        isinstance(max_number, bool) or not isinstance(max_number, int) or max_number < MIN_NUMBER
+    ):
+        raise ValueError(
+            f"max_number must be an integer >= {MIN_NUMBER} (or None), got {max_number!r}"
+        )
     level = LEVELS[difficulty]
-    return Level(steps or level.min_steps, steps or level.max_steps,
-                 max_number or level.max_number)
+    return Level(steps or level.min_steps, steps or level.max_steps, max_number or level.max_number)
 
 
-def sample_problem(rng: random.Random, difficulty: int = 1, *, steps: int | None = None,
-                   max_number: int | None = None) -> tuple[str, str]:
+def sample_problem(
+    rng: random.Random,
+    difficulty: int = 1,
+    *,
+    steps: int | None = None,
+    max_number: int | None = None,
+) -> tuple[str, str]:
     """One (question, worked solution ending '#### N').
 
     With `max_number` given, no number stated in the question exceeds it (redrawn otherwise).
@@ -223,13 +233,22 @@ def sample_problem(rng: random.Random, difficulty: int = 1, *, steps: int | None
         if max_number is not None and max(map(int, _INTEGER.findall(question))) > max_number:
             continue  # e.g. a bill or a sum stated in the question
         return question, worked.solution()
-    raise ValueError(f"no problem with every stated number <= {max_number} in {MAX_DRAWS} "
-                     "draws; raise max_number")
+    raise ValueError(
+        f"no problem with every stated number <= {max_number} in {MAX_DRAWS} "
+        "draws; raise max_number"
+    )
 
 
-def generate(n: int, split: str = "train", seed: int = 0, difficulty: int = 1,
-             system: str | None = GSM8K_SYSTEM_PROMPT, *, steps: int | None = None,
-             max_number: int | None = None) -> list[Example]:
+def generate(
+    n: int,
+    split: str = "train",
+    seed: int = 0,
+    difficulty: int = 1,
+    system: str | None = GSM8K_SYSTEM_PROMPT,
+    *,
+    steps: int | None = None,
+    max_number: int | None = None,
+) -> list[Example]:
     """`n` synthetic GSM8K-style examples of one split; unique questions; train and test never
     share a question. generate(n) is a prefix of generate(m) for m >= n. `steps` and
     `max_number` override the difficulty level (see the module docstring)."""
@@ -246,13 +265,22 @@ def generate(n: int, split: str = "train", seed: int = 0, difficulty: int = 1,
     while len(out) < n:
         attempts += 1
         if attempts > 50 * n + 1000:
-            raise ValueError(f"could not draw {n} distinct problems at difficulty {difficulty}"
-                             f" (steps={steps}, max_number={max_number}); ask for fewer or "
-                             "raise max_number")
+            raise ValueError(
+                f"could not draw {n} distinct problems at difficulty {difficulty}"
+                f" (steps={steps}, max_number={max_number}); ask for fewer or "
+                "raise max_number"
+            )
         question, solution = sample_problem(rng, difficulty, steps=steps, max_number=max_number)
         if split_of(question) != split or question in seen:
             continue
         seen.add(question)
-        out.append(Example(text=question, code=solution, id=f"gsm8k-synth/{split}/{len(out):05d}",
-                           source="generated/gsm8k-synth", system=system))
+        out.append(
+            Example(
+                text=question,
+                code=solution,
+                id=f"gsm8k-synth/{split}/{len(out):05d}",
+                source="generated/gsm8k-synth",
+                system=system,
+            )
+        )
     return out

@@ -17,10 +17,14 @@ from jepa_lab.data.records import NLRX_SYSTEM_PROMPT, Example
 SPLITS = ("train", "test")
 CORPORA = ("synth", "turk")
 # Id prefix and source of each corpus's records; SYNTH keeps the labels it always had.
-_CHAT_LABELS = {"synth": ("nlrx-jepa", "nl-rx/llm-jepa-split"),
-                "turk": ("nlrx-jepa-turk", "nl-rx/llm-jepa-split/turk")}
-_ORIGINAL_LABELS = {"synth": ("nlrx-original", "nl-rx/original"),
-                    "turk": ("nlrx-turk", "nl-rx/original/NL-RX-Turk")}
+_CHAT_LABELS = {
+    "synth": ("nlrx-jepa", "nl-rx/llm-jepa-split"),
+    "turk": ("nlrx-jepa-turk", "nl-rx/llm-jepa-split/turk"),
+}
+_ORIGINAL_LABELS = {
+    "synth": ("nlrx-original", "nl-rx/original"),
+    "turk": ("nlrx-turk", "nl-rx/original/NL-RX-Turk"),
+}
 
 
 def _corpus(corpus: str | None, path: Path) -> str:
@@ -33,8 +37,9 @@ def _corpus(corpus: str | None, path: Path) -> str:
     return corpus
 
 
-def load_nlrx_chat(path: str | Path, split: str | None = None,
-                   on_error: str = "raise", corpus: str | None = None) -> Dataset:
+def load_nlrx_chat(
+    path: str | Path, split: str | None = None, on_error: str = "raise", corpus: str | None = None
+) -> Dataset:
     """Examples from an LLM-JEPA chat JSONL file, e.g. synth_train.jsonl (8,000 records).
 
     corpus: 'synth' or 'turk'; by default 'turk' when the file name says so (turk_test.jsonl).
@@ -48,21 +53,33 @@ def load_nlrx_chat(path: str | Path, split: str | None = None,
             policy.handle(item)
             continue
         system, text, code = item
-        out.append(Example(text=text, code=code, id=f"{prefix}/{split}/{lineno - 1:05d}",
-                           source=source, system=system))
+        out.append(
+            Example(
+                text=text,
+                code=code,
+                id=f"{prefix}/{split}/{lineno - 1:05d}",
+                source=source,
+                system=system,
+            )
+        )
     return policy.finish(out, str(path))
 
 
-def read_parallel(src: str | Path, targ: str | Path,
-                  on_error: str = "raise") -> tuple[list[tuple[int, str, str]], ErrorPolicy]:
+def read_parallel(
+    src: str | Path, targ: str | Path, on_error: str = "raise"
+) -> tuple[list[tuple[int, str, str]], ErrorPolicy]:
     """(line number, description, regex) for each line pair of src.txt/targ.txt."""
     src, targ = Path(src), Path(targ)
     policy = ErrorPolicy(on_error)
     src_lines, targ_lines = list(read_lines(src)), list(read_lines(targ))
     if len(src_lines) != len(targ_lines):
         # Which line belongs to which is unknowable, so this is fatal even with on_error='skip'.
-        raise DataFormatError(src, None, f"{len(src_lines)} lines but {targ.name} has "
-                                         f"{len(targ_lines)}; the files must be line-parallel")
+        raise DataFormatError(
+            src,
+            None,
+            f"{len(src_lines)} lines but {targ.name} has "
+            f"{len(targ_lines)}; the files must be line-parallel",
+        )
     pairs = []
     for (lineno, text), (_, code) in zip(src_lines, targ_lines, strict=True):
         bad = next((x for x in (text, code) if isinstance(x, DataFormatError)), None)
@@ -77,10 +94,15 @@ def read_parallel(src: str | Path, targ: str | Path,
     return pairs, policy
 
 
-def load_nlrx_original(directory: str | Path, split: str = "train", seed: int = 0,
-                       test_fraction: float = 0.2, on_error: str = "raise",
-                       system: str | None = NLRX_SYSTEM_PROMPT,
-                       corpus: str | None = None) -> Dataset:
+def load_nlrx_original(
+    directory: str | Path,
+    split: str = "train",
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    on_error: str = "raise",
+    system: str | None = NLRX_SYSTEM_PROMPT,
+    corpus: str | None = None,
+) -> Dataset:
     """NL-RX-SYNTH or NL-RX-TURK as first published (src.txt/targ.txt, no split) with a seeded
     80/20 split.
 
@@ -96,6 +118,14 @@ def load_nlrx_original(directory: str | Path, split: str = "train", seed: int = 
     n_test = round(len(pairs) * test_fraction)
     chosen = sorted(order[:n_test] if split == "test" else order[n_test:])
     prefix, source = _ORIGINAL_LABELS[_corpus(corpus, directory)]
-    out = [Example(text=pairs[i][1], code=pairs[i][2], id=f"{prefix}/{pairs[i][0]:05d}",
-                   source=source, system=system) for i in chosen]
+    out = [
+        Example(
+            text=pairs[i][1],
+            code=pairs[i][2],
+            id=f"{prefix}/{pairs[i][0]:05d}",
+            source=source,
+            system=system,
+        )
+        for i in chosen
+    ]
     return policy.finish(out, str(directory))

@@ -134,8 +134,7 @@ def _generic(rng: random.Random) -> Node:
         node = _unary(rng, _base(rng))
         return _unary(rng, node) if rng.random() < 0.8 else node
     # a binary construct over two operands, one of them with a unary construct
-    pair = [_unary(rng, _leaf(rng)), _leaf(rng) if rng.random() < 0.5 else
-            _unary(rng, _leaf(rng))]
+    pair = [_unary(rng, _leaf(rng)), _leaf(rng) if rng.random() < 0.5 else _unary(rng, _leaf(rng))]
     if rng.random() < 0.5:
         pair.reverse()
     if r < 0.88:
@@ -244,35 +243,42 @@ class _Phraser:
             base, _, alts = CHAR_CLASSES[str(node.value)]
             return p(base, *alts)
         if k == "str":
-            return p(f"the string '{node.value}'", f"the word '{node.value}'",
-                     f"the text '{node.value}'")
+            return p(
+                f"the string '{node.value}'", f"the word '{node.value}'", f"the text '{node.value}'"
+            )
         if k in ("or", "and"):
             parts = [self.phrase(c) for c in ch]
             negate_rest = negated_list and k == "and" and not self.varied
             return self.join_list(parts, k, negate_rest=negate_rest)
         if k == "follow":
-            return f"{self.phrase(ch[0])} {p('followed by', 'and then', 'immediately then')} " \
+            return (
+                f"{self.phrase(ch[0])} {p('followed by', 'and then', 'immediately then')} "
                 f"{self.phrase(ch[1])}"
+            )
         if k == "before":
-            return f"{self.phrase(ch[0])} {p('before', 'preceding', 'somewhere before')} " \
+            return (
+                f"{self.phrase(ch[0])} {p('before', 'preceding', 'somewhere before')} "
                 f"{self.phrase(ch[1])}"
+            )
         if k == "rep":
             n = node.value
-            return self.phrase(ch[0]) + p(f", {n} or more times", f" at least {n} times",
-                                          f", repeated {n} or more times")
+            return self.phrase(ch[0]) + p(
+                f", {n} or more times", f" at least {n} times", f", repeated {n} or more times"
+            )
         if k == "plus":
-            return self.phrase(ch[0]) + p(" at least once", ", one or more times",
-                                          ", repeated at least once")
+            return self.phrase(ch[0]) + p(
+                " at least once", ", one or more times", ", repeated at least once"
+            )
         if k == "star":
-            return self.phrase(ch[0]) + p(", zero or more times", ", any number of times",
-                                          ", possibly repeated")
+            return self.phrase(ch[0]) + p(
+                ", zero or more times", ", any number of times", ", possibly repeated"
+            )
         if k == "not":
             return f"not {self.phrase(ch[0], negated_list=True)}"
         if k == "contain":
             return f"{p('containing', 'that contain', 'including')} {self.phrase(ch[0])}"
         if k == "start":
-            return f"{p('starting with', 'that start with', 'beginning with')} " \
-                f"{self.phrase(ch[0])}"
+            return f"{p('starting with', 'that start with', 'beginning with')} {self.phrase(ch[0])}"
         if k == "end":
             return f"{p('ending with', 'that end with', 'finishing with')} {self.phrase(ch[0])}"
         if k == "words":
@@ -288,8 +294,7 @@ class _Phraser:
             return f"words that don't {self.phrase(inner.children[0], negated_list=True)}"
         if inner.kind == "only":
             return f"words that contain only {self.phrase(inner.children[0])}"
-        return f"{self.pick('words with', 'words having', 'words that have')} " \
-            f"{self.phrase(inner)}"
+        return f"{self.pick('words with', 'words having', 'words that have')} {self.phrase(inner)}"
 
     def sentence(self, tree: Node) -> str:
         """Top level: 'lines with X', 'lines having X', 'lines containing X', 'lines not having
@@ -311,8 +316,18 @@ class _Phraser:
         return f"{subject} {self.pick(verb, 'that have', 'which have')} {body}"
 
 
-_VERBS = ("containing", "that contain", "including", "starting with", "that start with",
-          "beginning with", "ending with", "that end with", "finishing with", "made only of")
+_VERBS = (
+    "containing",
+    "that contain",
+    "including",
+    "starting with",
+    "that start with",
+    "beginning with",
+    "ending with",
+    "that end with",
+    "finishing with",
+    "made only of",
+)
 
 
 # ---------------------------------------------------------------- public API
@@ -341,8 +356,13 @@ def sample_pair(rng: random.Random, style: str = "nlrx") -> tuple[str, str]:
     return text, regex
 
 
-def generate(n: int, split: str = "train", seed: int = 0, style: str = "nlrx",
-             system: str | None = NLRX_SYSTEM_PROMPT) -> list[Example]:
+def generate(
+    n: int,
+    split: str = "train",
+    seed: int = 0,
+    style: str = "nlrx",
+    system: str | None = NLRX_SYSTEM_PROMPT,
+) -> list[Example]:
     """`n` synthetic NL-RX examples of one split, deterministic in (n, split, seed, style).
 
     generate(n) is the first n of generate(m) for m >= n. (description, regex) pairs are unique.
@@ -359,8 +379,15 @@ def generate(n: int, split: str = "train", seed: int = 0, style: str = "nlrx",
         if split_of(regex) != split or (text, regex) in seen:
             continue
         seen.add((text, regex))
-        out.append(Example(text=text, code=regex, id=f"nlrx-synth/{split}/{len(out):05d}",
-                           source="generated/nlrx-synth", system=system))
+        out.append(
+            Example(
+                text=text,
+                code=regex,
+                id=f"nlrx-synth/{split}/{len(out):05d}",
+                source="generated/nlrx-synth",
+                system=system,
+            )
+        )
     return out
 
 
@@ -371,8 +398,18 @@ def template_corpus(n: int, seed: int = 0) -> list[str]:
 
 
 # Constructs compared between the published set and the generator (substring -> name).
-CONSTRUCTS = {"&": "and", "~": "not", "|": "or", ",}": "n_or_more", "\\b": "words", ".*": "any",
-              "dog": "dog", "truck": "truck", "ring": "ring", "lake": "lake"}
+CONSTRUCTS = {
+    "&": "and",
+    "~": "not",
+    "|": "or",
+    ",}": "n_or_more",
+    "\\b": "words",
+    ".*": "any",
+    "dog": "dog",
+    "truck": "truck",
+    "ring": "ring",
+    "lake": "lake",
+}
 
 
 def distribution_stats(examples: list[Example]) -> dict[str, float]:
@@ -381,10 +418,14 @@ def distribution_stats(examples: list[Example]) -> dict[str, float]:
     if not examples:
         raise ValueError("need at least one example")
     n = len(examples)
-    stats = {f"share_{name}": sum(sub in e.code for e in examples) / n
-             for sub, name in CONSTRUCTS.items()}
-    for key, values in (("regex_chars", [len(e.code) for e in examples]),
-                        ("text_words", [len(e.text.split()) for e in examples])):
+    stats = {
+        f"share_{name}": sum(sub in e.code for e in examples) / n
+        for sub, name in CONSTRUCTS.items()
+    }
+    for key, values in (
+        ("regex_chars", [len(e.code) for e in examples]),
+        ("text_words", [len(e.text.split()) for e in examples]),
+    ):
         mean = sum(values) / n
         stats[f"{key}_mean"] = mean
         stats[f"{key}_std"] = (sum((v - mean) ** 2 for v in values) / n) ** 0.5
