@@ -12,7 +12,7 @@ from helpers import SHARED_DATA
 
 from jepa_lab.build import build_jepa_model, load_examples
 from jepa_lab.cli import build_parser, main
-from jepa_lab.gsm8k_real import evaluate_real_gsm8k, real_test_slice
+from jepa_lab.gsm8k_real import RealSliceResult, evaluate_real_gsm8k, real_test_slice
 from jepa_lab.presets import PRESET_NAMES, TrainConfig, preset
 from jepa_lab.scoring import gsm8k_correct
 from jepa_lab.validation import ConfigError
@@ -20,8 +20,16 @@ from jepa_lab.validation import ConfigError
 REAL_TEST = SHARED_DATA / "gsm8k" / "test.jsonl"
 NOTE = re.compile(r"<<[^<>]*>>")
 # smoke sizes: seconds on a CPU, same code path as the preset
-SMOKE = dict(train_size=48, eval_size=6, epochs=1, hidden_size=32, num_layers=1, vocab_size=300,
-             batch_size=16, max_new_tokens=12)
+SMOKE = dict(
+    train_size=48,
+    eval_size=6,
+    epochs=1,
+    hidden_size=32,
+    num_layers=1,
+    vocab_size=300,
+    batch_size=16,
+    max_new_tokens=12,
+)
 
 
 def test_preset_is_listed_and_round_trips():
@@ -77,10 +85,32 @@ def test_cli_compare_with_the_preset(tmp_path, capsys):
     """Both arms at smoke size through compare and train(), with the numeric accuracy each
     records on held-out problems, then the runs scored on real GSM8K from a shell."""
     out = tmp_path / "compare"
-    args = ["compare", "--preset", "gsm8k-tiny", "--seeds", "0", "--out", str(out),
-            "--no-progress", "--train-size", "32", "--eval-size", "4", "--epochs", "1",
-            "--set", "hidden_size=32", "--set", "num_layers=1", "--set", "vocab_size=300",
-            "--set", "max_new_tokens=8", "--set", "gsm8k_steps=2"]
+    args = [
+        "compare",
+        "--preset",
+        "gsm8k-tiny",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--train-size",
+        "32",
+        "--eval-size",
+        "4",
+        "--epochs",
+        "1",
+        "--set",
+        "hidden_size=32",
+        "--set",
+        "num_layers=1",
+        "--set",
+        "vocab_size=300",
+        "--set",
+        "max_new_tokens=8",
+        "--set",
+        "gsm8k_steps=2",
+    ]
     assert main(args) == 0
     assert "| NTP baseline |" in capsys.readouterr().out
     comparison = json.loads((out / "comparison.json").read_text())
@@ -89,8 +119,9 @@ def test_cli_compare_with_the_preset(tmp_path, capsys):
     assert len(comparison["ntp_values"]) == len(comparison["jepa_values"]) == 1
     for arm in ("ntp", "jepa"):
         run = out / f"{arm}-seed0"
-        predictions = [json.loads(line) for line in
-                       (run / "predictions.jsonl").read_text().splitlines()]
+        predictions = [
+            json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()
+        ]
         assert len(predictions) == 4
         assert all(len(NOTE.findall(p["gold"])) == 2 for p in predictions)
         # the recorded accuracy, recomputed from the saved answers independently of evaluate()
@@ -104,16 +135,31 @@ def test_cli_compare_with_the_preset(tmp_path, capsys):
     from jepa_lab import gsm8k_real
 
     report = tmp_path / "real.json"
-    assert gsm8k_real.main([str(out / "ntp-seed0"), "--n", "3", "--data-dir", str(SHARED_DATA),
-                            "--max-new-tokens", "4", "--json", str(report)]) == 0
+    assert (
+        gsm8k_real.main(
+            [
+                str(out / "ntp-seed0"),
+                "--n",
+                "3",
+                "--data-dir",
+                str(SHARED_DATA),
+                "--max-new-tokens",
+                "4",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     assert "first 3 problems" in capsys.readouterr().out
     saved = json.loads(report.read_text())[str(out / "ntp-seed0")]
     assert saved["n"] == 3 and saved["path"] == str(REAL_TEST)
 
 
 def test_cli_names_the_option_of_a_bad_knob():
-    args = build_parser().parse_args(["compare", "--preset", "gsm8k-tiny",
-                                      "--set", "gsm8k_steps=9"])
+    args = build_parser().parse_args(
+        ["compare", "--preset", "gsm8k-tiny", "--set", "gsm8k_steps=9"]
+    )
     from jepa_lab.cli import _config_from_args
 
     with pytest.raises(SystemExit, match=r"--set gsm8k_steps: TrainConfig.gsm8k_steps=9"):
@@ -147,8 +193,7 @@ def test_slice_size_must_be_positive(n):
 def test_real_slice_is_scored_numerically(monkeypatch):
     lines = REAL_TEST.read_text(encoding="utf-8").splitlines()[:4]
     real = [json.loads(line) for line in lines]
-    result = evaluate_real_gsm8k(_untrained_model(), n=4, data_dir=SHARED_DATA,
-                                 max_new_tokens=6)
+    result = evaluate_real_gsm8k(_untrained_model(), n=4, data_dir=SHARED_DATA, max_new_tokens=6)
     assert result.available and result.n == 4 and result.path == REAL_TEST
     assert [p["question"] for p in result.predictions] == [r["question"] for r in real]
     assert [p["gold"] for p in result.predictions] == [r["answer"] for r in real]
@@ -163,6 +208,24 @@ def test_real_slice_is_scored_numerically(monkeypatch):
     assert f"first 4 problems ({REAL_TEST})" in result.summary()
 
 
+def test_summary_reads_the_score_against_the_no_model_reference():
+    def result(correct: int, reference: float) -> RealSliceResult:
+        predictions = [{"correct": i < correct} for i in range(50)]
+        return RealSliceResult(
+            path=REAL_TEST,
+            n=50,
+            accuracy=correct / 50,
+            last_number_accuracy=reference,
+            predictions=predictions,
+        )
+
+    chance = result(3, 0.04).summary()  # what the measured gsm8k-tiny run got
+    assert "3/50 correct (6.0%)" in chance and "scores 2/50 (4.0%)" in chance
+    assert "a hit here is a coincidence" in chance
+    skilled = result(30, 0.04).summary()
+    assert "well above the no-model reference" in skilled and "coincidence" not in skilled
+
+
 @pytest.mark.skipif(not REAL_TEST.is_file(), reason=f"{REAL_TEST} absent")
 def test_real_slice_counts_right_answers(monkeypatch):
     """With the model's answers replaced by the golds' final lines, every problem is right."""
@@ -175,6 +238,7 @@ def test_real_slice_counts_right_answers(monkeypatch):
     result = evaluate_real_gsm8k(_untrained_model(), n=5, data_dir=SHARED_DATA)
     assert (result.accuracy, result.correct, result.stop_rate) == (1.0, 5, 1.0)
     assert "5/5 correct (100.0%)" in result.summary()
+    assert "well above the no-model reference" in result.summary()
 
 
 @pytest.mark.skipif(not REAL_TEST.is_file(), reason=f"{REAL_TEST} absent")
