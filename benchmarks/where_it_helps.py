@@ -14,7 +14,8 @@ Parts (run in the order given, each reusing every run an earlier invocation fini
   scale     model sizes from the tiny preset upward on the full training split, from scratch,
             with the collapse diagnostics per size
   base      fine-tuning from the package's pretrained bases of two sizes
-  grid      the paper's grid (lam x k), InfoNCE, and loss dropout, at one chosen point
+  grid      the paper's grid (lam x k; by default the cross through lam=1, k=1), InfoNCE, and
+            loss dropout, at one chosen point
 
     python benchmarks/where_it_helps.py --parts overfit --json where.json
     python benchmarks/where_it_helps.py --parts grid --grid-point overfit-250 --seeds 0
@@ -184,6 +185,13 @@ def main() -> None:
     parser.add_argument("--grid-init", default="random")
     parser.add_argument("--grid-lams", type=float, nargs="+", default=list(GRID_LAMS))
     parser.add_argument("--grid-ks", type=int, nargs="+", default=list(GRID_KS))
+    parser.add_argument(
+        "--grid-design",
+        choices=["cross", "product"],
+        default="cross",
+        help="cross: every lam at k=1 plus every k at lam=1 (what 2 CPU cores afford); "
+        "product: every (lam, k) pair, the paper's full grid",
+    )
     parser.add_argument("--grid-infonce-lams", type=float, nargs="+", default=[0.5, 1.0])
     parser.add_argument("--loss-dropouts", type=float, nargs="+", default=list(LOSS_DROPOUTS))
     parser.add_argument("--epochs", type=int, help="override every preset's epochs (smoke)")
@@ -243,7 +251,11 @@ def main() -> None:
             base = sized(preset(args.grid_point, init=args.grid_init))
             label = f"{args.grid_point}-{args.grid_init}"
             section["point"] = label
-            grid = [(lam, k) for lam in args.grid_lams for k in args.grid_ks]
+            if args.grid_design == "product":
+                grid = [(lam, k) for lam in args.grid_lams for k in args.grid_ks]
+            else:
+                grid = [(lam, 1) for lam in args.grid_lams]
+                grid += [(1.0, k) for k in args.grid_ks if (1.0, k) not in grid]
             variants = {f"lam{lam:g}-k{k}": dict(lam=lam, k=k) for lam, k in grid}
             variants.update(
                 {f"infonce-lam{lam:g}": dict(distance="infonce", lam=lam) for lam in (0.5, 1.0)}
