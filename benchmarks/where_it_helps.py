@@ -66,8 +66,9 @@ def nlrx_split(train_size: int, eval_size: int, data_dir: Path | None):
 class RunStore:
     """Finished runs on disk, keyed by configuration + arm + data, reused across invocations."""
 
-    def __init__(self, out: Path, data_dir: Path, threads: int):
+    def __init__(self, out: Path, data_dir: Path, threads: int, reuse_only: bool = False):
         self.out, self.data_dir, self.threads = out, data_dir, threads
+        self.reuse_only = reuse_only  # summarise what is finished, train nothing
         self.data_name = "nlrx-llm-jepa" if data_dir else "nlrx-generated"
         (out / "runs").mkdir(parents=True, exist_ok=True)
         self._data: dict[tuple[int, int], tuple[list, list]] = {}
@@ -95,14 +96,14 @@ class RunStore:
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def run(self, config: TrainConfig, arm: str, label: str) -> dict[str, Any]:
+    def run(self, config: TrainConfig, arm: str, label: str) -> dict[str, Any] | None:
         from jepa_lab.train import train
 
         path = self.out / "runs" / f"{self.key(config, arm)}.json"
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))
         found = self.find(config, arm)
-        if found is not None:
+        if found is not None or self.reuse_only:
             return found
         sizes = (config.train_size, config.eval_size)
         if sizes not in self._data:
@@ -152,14 +153,21 @@ def point(
     label: str,
     seeds: list[int],
     ntp_config: TrainConfig | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Both arms of ``config`` per seed. ``ntp_config``: the baseline to pair with, when several
     JEPA variants share one (the NTP arm ignores k, distance and loss dropout)."""
-    ntp, jepa = [], []
+    ntp, jepa, done = [], [], []
     for seed in seeds:
-        ntp.append(store.run(replace(ntp_config or config, seed=seed), "ntp", label))
-        jepa.append(store.run(replace(config, seed=seed), "jepa", label))
-    entry = summarize_point(ntp, jepa, seeds)
+        ntp_run = store.run(replace(ntp_config or config, seed=seed), "ntp", label)
+        jepa_run = store.run(replace(config, seed=seed), "jepa", label)
+        if ntp_run is not None and jepa_run is not None:  # None: --reuse-only, not trained
+            ntp.append(ntp_run)
+            jepa.append(jepa_run)
+            done.append(seed)
+    if not done:
+        print(f"{label:<28} no finished seed", flush=True)
+        return None
+    entry = summarize_point(ntp, jepa, done)
     p = "n/a" if np.isnan(entry["p_value"]) else f"{entry['p_value']:.3g}"
     print(
         f"{label:<28} params {entry['params'] / 1e6:5.2f}M  NTP {entry['ntp_mean']:.3f}"
@@ -203,6 +211,11 @@ def main() -> None:
         "--generated", action="store_true", help="the offline generator instead (smoke runs)"
     )
     parser.add_argument("--figures", help="write the study's figures (HTML) into this folder")
+    parser.add_argument(
+        "--reuse-only",
+        action="store_true",
+        help="train nothing: summarise the seeds whose two arms are finished, skip the rest",
+    )
     parser.add_argument("--out", default="runs/where_it_helps")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -210,7 +223,7 @@ def main() -> None:
     data_dir = None if args.generated else Path(args.data_dir)
     if data_dir and not (data_dir / "nl-rx" / "llm-jepa-split" / "synth_train.jsonl").is_file():
         raise SystemExit(f"{data_dir}: no NL-RX-SYNTH split there (jepa-lab download nlrx)")
-    store = RunStore(Path(args.out), data_dir, args.threads)
+    store = RunStore(Path(args.out), data_dir, args.threads, reuse_only=args.reuse_only)
     results: dict[str, Any] = {}
     if args.json and Path(args.json).is_file():  # keep parts run by other invocations
         results = json.loads(Path(args.json).read_text(encoding="utf-8"))
@@ -220,6 +233,9 @@ def main() -> None:
         return replace(config, **{k: v for k, v in smoke.items() if v is not None})
 
     def save() -> None:
+        for points in results.values():  # points with no finished seed (--reuse-only)
+            for name in [n for n, entry in points.items() if entry is None]:
+                del points[name]
         if args.json:
             tmp = Path(args.json + ".tmp")
             tmp.write_text(json.dumps(results, indent=1), encoding="utf-8")
