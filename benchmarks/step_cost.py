@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from jepa_lab import JepaConfig, JepaModel
+from jepa_lab.cost import batch_shape, time_step
 from jepa_lab.data import load_dataset
 from jepa_lab.tokenizer import tokenizer_for
 
@@ -40,12 +40,7 @@ def build_model(vocab: int, hidden: int, layers: int) -> LlamaForCausalLM:
 
 
 def step(jm: JepaModel, batch: dict, optim: torch.optim.Optimizer) -> float:
-    start = time.perf_counter()
-    loss = jm(**batch).loss
-    loss.backward()
-    optim.step()
-    optim.zero_grad(set_to_none=True)
-    return (time.perf_counter() - start) * 1000
+    return time_step(jm, batch, optim)[0] * 1000  # milliseconds
 
 
 def main() -> None:
@@ -76,8 +71,9 @@ def main() -> None:
         "official_3row": (user, user.build_batch(pairs, layout="official_3row")),
         "official_additive": (user, user.build_batch(pairs, layout="official_2row")),
     }
-    tokens = {name: int((b["segment_ids"] != -1).sum()) for name, (_, b) in variants.items()}
-    cells = {name: b["input_ids"].numel() for name, (_, b) in variants.items()}
+    shapes = {name: batch_shape(b) for name, (_, b) in variants.items()}
+    tokens = {name: shape["tokens"] for name, shape in shapes.items()}
+    cells = {name: shape["cells"] for name, shape in shapes.items()}
     ntp_batch = variants["ntp"][1]
     answer = int((ntp_batch["labels"] != -100).sum()) / args.batch
     print(
