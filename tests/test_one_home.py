@@ -80,3 +80,21 @@ def test_the_toy_model_is_one_call_and_trains_a_step():
     assert torch.isfinite(out.loss) and out.pred_emb.shape == (len(PAIRS), 32)
     with pytest.raises(TypeError, match="unknown size"):
         tiny_jepa_model(PAIRS, hidden=8)
+
+
+def test_step_cost_times_the_step_and_counts_the_batch():
+    from jepa_lab.cost import step_cost
+
+    jm = tiny_jepa_model(PAIRS * 4, JepaConfig(k=1))
+    batch = jm.build_batch(PAIRS)
+    with torch.no_grad():
+        expected_loss = float(jm(**batch).loss)
+    cost = step_cost(jm, batch, repeats=2)  # no optimizer: the weights never move
+    assert (cost.rows, cost.width) == tuple(batch["input_ids"].shape)
+    assert cost.cells == batch["input_ids"].numel()
+    assert cost.tokens == int((batch["segment_ids"] != -1).sum())
+    assert cost.loss == pytest.approx(expected_loss, rel=1e-5)
+    assert cost.seconds > 0 and cost.peak_gb is None  # a CPU has no GPU memory to report
+    assert all(p.grad is None for p in jm.parameters())  # gradients cleared after each step
+    with pytest.raises(ValueError, match="repeats=0"):
+        step_cost(jm, batch, repeats=0)
