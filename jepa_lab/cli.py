@@ -20,9 +20,9 @@ from typing import Any
 from .config import JepaConfig
 from .data import ChecksumError, DataFormatError, DownloadError
 from .experiment import ARMS
-from .losses import DISTANCES
 from .presets import DEMO_SIZES, PRESET_NAMES, QUICK_DEMO_SIZES, TrainConfig, preset
 from .validation import (
+    DISTANCES,
     TEXT_VIEWS,
     ConfigError,
     InputError,

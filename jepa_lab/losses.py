@@ -16,9 +16,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-PAPER_DISTANCES = ("cosine", "l2", "mse", "infonce")
-EXTENSION_DISTANCES = ("centered_cosine",)
-DISTANCES = PAPER_DISTANCES + EXTENSION_DISTANCES
+# the names live with the config checks, which must not import torch (jepa-lab --help)
+from .validation import DISTANCES
+from .validation import EXTENSION_DISTANCES as EXTENSION_DISTANCES
+from .validation import PAPER_DISTANCES as PAPER_DISTANCES
 
 
 def jepa_distance(

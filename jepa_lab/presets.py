@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .config import JepaConfig
-from .losses import require_jepa_lam
 
 # Learning rates in the range the LLM-JEPA paper fine-tunes with (1e-5 to 2e-5, full fine-tune).
 PAPER_MODELS = {
@@ -145,6 +144,8 @@ class TrainConfig:
         if arm == "ntp":
             return replace(self, jepa=replace(self.jepa, lam=0.0))
         if arm == "jepa":
+            from .losses import require_jepa_lam  # here: importing presets must not load torch
+
             require_jepa_lam(self.jepa.lam, "jepa.lam")
             return self
         raise ValueError(f"arm={arm!r}: expected 'ntp' or 'jepa'")

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 MAX_PREDICTOR_TOKENS = 16  # the most predictor tokens k a JepaConfig may ask for
+PAPER_DISTANCES = ("cosine", "l2", "mse", "infonce")  # jepa_lab.losses computes them
+EXTENSION_DISTANCES = ("centered_cosine",)
+DISTANCES = PAPER_DISTANCES + EXTENSION_DISTANCES
 TEXT_VIEWS = ("user", "prompt")  # the paper's Text view, or predictors reading the prompt
 SEED_MAX = 2**32 - 1  # numpy's seed range, which the Trainer's set_seed uses
 ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
@@ -90,8 +93,6 @@ class _Fields:
 
 def check_jepa_config(cfg: Any) -> None:
     """Every JepaConfig field: type, range, finiteness, choice."""
-    from .losses import DISTANCES
-
     f = _Fields(cfg, "JepaConfig")
     f.integer("k", 0, MAX_PREDICTOR_TOKENS)
     f.number("lam", 0.0)
