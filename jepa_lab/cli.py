@@ -1,6 +1,6 @@
 """The ``jepa-lab`` command line: train, eval, compare, demo.
 
-jepa-lab demo                                  # both arms of the tiny preset, table + report
+jepa-lab demo [--quick | --full]               # both arms of the tiny preset, table + report
 jepa-lab train --preset tiny --arm jepa --run-dir runs/jepa [--resume | --overwrite]
 jepa-lab compare --preset tiny --seeds 0 1 2 --out runs/compare
 jepa-lab eval --run-dir runs/jepa
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from dataclasses import fields, replace
@@ -19,8 +20,16 @@ from typing import Any
 
 from .config import JepaConfig
 from .data import ChecksumError, DataFormatError, DownloadError
+from .data.download import BUNDLES
 from .experiment import ARMS
-from .presets import DEMO_SIZES, PRESET_NAMES, QUICK_DEMO_SIZES, TrainConfig, preset
+from .presets import (
+    DEMO_SIZES,
+    FULL_DEMO_SIZES,
+    PRESET_NAMES,
+    QUICK_DEMO_SIZES,
+    TrainConfig,
+    preset,
+)
 from .validation import (
     DISTANCES,
     TEXT_VIEWS,
@@ -33,6 +42,8 @@ from .validation import (
 
 DEMO = DEMO_SIZES  # the names the CLI has always used
 QUICK_DEMO = QUICK_DEMO_SIZES
+FULL_DEMO = FULL_DEMO_SIZES
+DEBUG_ENV = "JEPA_LAB_DEBUG"  # set to 1: expected errors show their traceback too
 
 
 FLAG_FIELDS = (  # TrainConfig fields with their own flag (--train-size for train_size, ...)
@@ -57,7 +68,7 @@ def _coerce(item: str, value: str, annotation: str) -> Any:
         return None
     if "bool" in kinds:
         if value.lower() not in ("true", "false", "1", "0"):
-            raise SystemExit(f"jepa-lab: error: --set {item}: expected true or false")
+            raise InputError(f"--set {item}: expected true or false")
         return value.lower() in ("true", "1")
     for kind, words in ((int, "an integer"), (float, "a number")):
         if kind.__name__ in kinds:
@@ -65,9 +76,7 @@ def _coerce(item: str, value: str, annotation: str) -> Any:
                 return kind(value)
             except ValueError:
                 none = " or none" if "None" in kinds else ""
-                raise SystemExit(
-                    f"jepa-lab: error: --set {item}: expected {words}{none}, got {value!r}"
-                ) from None
+                raise InputError(f"--set {item}: expected {words}{none}, got {value!r}") from None
     return value
 
 
@@ -80,21 +89,24 @@ def _option_of(field: str, args: argparse.Namespace, set_keys: set[str]) -> str:
     return f"preset {args.preset!r}, field {field}"
 
 
-def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The preset, then explicit flags, then ``--set field=value`` (JepaConfig fields too).
+def _config_from_args(args: argparse.Namespace, sizes: dict[str, Any] | None = None) -> TrainConfig:
+    """The preset, then ``sizes`` (the demo's), then explicit flags, then ``--set field=value``
+    (JepaConfig fields too).
 
-    Any invalid value stops here, naming the option, before anything is written.
+    Any invalid value stops here with an InputError naming the option, before anything is
+    written.
     """
     set_keys: set[str] = set()
     try:
-        return _build_config(args, set_keys)
+        return _build_config(args, set_keys, dict(sizes or {}))
     except ConfigError as err:
         option = _option_of(err.field, args, set_keys)
-        raise SystemExit(f"jepa-lab: error: {option}: {err}") from None
+        raise InputError(f"{option}: {err}") from None
 
 
-def _build_config(args: argparse.Namespace, set_keys: set[str]) -> TrainConfig:
-    overrides: dict[str, Any] = {}
+def _build_config(
+    args: argparse.Namespace, set_keys: set[str], overrides: dict[str, Any]
+) -> TrainConfig:
     jepa: dict[str, Any] = {}
     for name in FLAG_FIELDS:
         value = getattr(args, name, None)
@@ -115,14 +127,14 @@ def _build_config(args: argparse.Namespace, set_keys: set[str]) -> TrainConfig:
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set {item!r}: expected field=value")
+            raise InputError(f"--set {item!r}: expected field=value")
         # "jepa.seed" is JepaConfig's; a bare name is TrainConfig's first (both have a seed)
         in_jepa = key.startswith("jepa.") or (key not in train_types and key in jepa_types)
         key = key.removeprefix("jepa.")
         target, types = (jepa_fields, jepa_types) if in_jepa else (train_fields, train_types)
         if key not in types:
             known = sorted(set(train_types) | {f"jepa.{k}" for k in jepa_types})
-            raise SystemExit(f"--set {key}: unknown field; known fields: {', '.join(known)}")
+            raise InputError(f"--set {key}: unknown field; known fields: {', '.join(known)}")
         target[key] = _coerce(item, value, types[key])
         set_keys.add(key)
     train_fields["jepa"] = JepaConfig(**jepa_fields)
@@ -181,16 +193,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--overwrite", action="store_true")
 
-    p = sub.add_parser("demo", help="the tiny preset, both arms, 2 seeds: table + HTML report")
+    p = sub.add_parser(
+        "demo", help="the tiny preset, both arms, 2 seeds: table + HTML report (a few minutes)"
+    )
     _add_config_flags(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--quick", action="store_true", help="a few seconds: smoke-test sizes")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a few seconds: smoke-test sizes")
+    size.add_argument(
+        "--full",
+        action="store_true",
+        help="the study's sizes (3,000 pairs, 6 epochs): several times longer",
+    )
 
     p = sub.add_parser(
         "download", help="fetch a published dataset into the cache (SHA-256 checked)"
     )
-    p.add_argument("dataset", choices=["nlrx", "nlrx-original", "gsm8k"])
+    p.add_argument("dataset", choices=sorted(BUNDLES))
 
     p = sub.add_parser("eval", help="evaluate a trained run's final model on held-out data")
     p.add_argument("--run-dir", required=True)
@@ -221,7 +241,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise InputError(f"{option}: {err}") from None
     final = run_dir / "final"
     if not final.is_dir():
-        raise SystemExit(f"{final} does not exist: train the run to the end first")
+        raise FileNotFoundError(f"{final} does not exist: train the run to the end first")
     # Remote code is this command's decision alone: a run directory is data, and its run.json
     # (or an auto_map inside final/) must never be able to run code on the reader's machine.
     declared = custom_code_declared(final)
@@ -258,31 +278,81 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+class CommandFailed(SystemExit):
+    """Exit status 2 after the one-line message main() printed; ``str()`` is the message."""
+
+    def __init__(self, message: str):
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """What bad input, a run directory in the way, a missing file or a failed download raise:
+    the message says what and where, so a traceback would only hide it."""
+    # errors of modules that import torch, looked up only if loaded (else none was raised)
+    loaded = [
+        getattr(sys.modules[module], name)
+        for module, name in (
+            ("jepa_lab.checkpoints", "CheckpointError"),
+            ("jepa_lab.chat", "ChatTemplateError"),
+        )
+        if module in sys.modules
+    ]
+    return (
+        InputError,  # ConfigError too
+        DataFormatError,
+        ChecksumError,
+        DownloadError,
+        FileExistsError,  # rundir.RunDirectoryError
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+        *loaded,
+    )
+
+
+def _training_stopped() -> tuple[type[BaseException], ...]:
+    guards = sys.modules.get("jepa_lab.guards")  # loaded by training, which alone raises it
+    return (guards.TrainingStopped,) if guards else ()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Expected errors end in one line on stderr (``jepa-lab <command>:
+    error: <message>``) and exit status 2; set JEPA_LAB_DEBUG=1 for their traceback. An
+    arm that stops (non-finite, diverged) exits 3; anything else is a bug and shows its
+    traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "no_progress", False):  # loading and saving bars too, in every command
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     try:
         return _run(args)
-    except (InputError, DataFormatError, DownloadError, ChecksumError, FileExistsError) as err:
-        # bad input, a run directory in the way (train.RunDirectoryError) or a failed
-        # download: the message says what and where; no traceback
-        raise SystemExit(f"jepa-lab {args.command}: error: {err}") from None
-    except _training_stopped() as err:  # compare/demo: an arm went non-finite or diverged
-        print(f"jepa-lab {args.command}: the run stopped ({err.status}): {err}", file=sys.stderr)
-        return 3
-
-
-def _training_stopped() -> type[Exception]:
-    from .train import TrainingStopped  # only on the error path: train imports torch
-
-    return TrainingStopped
+    except CommandFailed:
+        raise
+    except Exception as err:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        if isinstance(err, _training_stopped()):  # compare/demo: an arm went non-finite
+            print(
+                f"jepa-lab {args.command}: the run stopped ({err.status}): {err}", file=sys.stderr
+            )
+            return 3
+        if not isinstance(err, _expected_errors()):
+            raise
+        message = f"jepa-lab {args.command}: error: {err}"
+        print(message, file=sys.stderr)
+        raise CommandFailed(message) from None
 
 
 def _check_compare(args: argparse.Namespace, config: TrainConfig) -> None:
     try:
         validate_compare(config, args.seeds)
     except ConfigError as err:
-        raise SystemExit(f"jepa-lab: error: {_option_of(err.field, args, set())}: {err}") from None
+        raise InputError(f"{_option_of(err.field, args, set())}: {err}") from None
     except InputError as err:
         raise InputError(f"--seeds {' '.join(map(str, args.seeds))}: {err}") from None
 
@@ -294,11 +364,13 @@ def _run(args: argparse.Namespace) -> int:
         root = download_dataset(args.dataset)
         print(f"{args.dataset}: cached under {root}")
         return 0
+    progress = not args.no_progress
+    if not progress:  # model loading and saving bars too
+        _hide_transformers_bars()
     if args.command == "eval":
         return _eval(args)
-    progress = not args.no_progress
     if args.command == "train":
-        from .train import RunDirectoryError, TrainingStopped, train
+        from .train import TrainingStopped, train
 
         try:
             result = train(
@@ -309,8 +381,6 @@ def _run(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 progress=progress,
             )
-        except RunDirectoryError as err:
-            raise SystemExit(f"jepa-lab train: error: {err}") from None
         except TrainingStopped as err:  # non-finite or diverged; summary.json holds the details
             print(f"jepa-lab train: the run stopped ({err.status}): {err}", file=sys.stderr)
             return 3
@@ -320,20 +390,11 @@ def _run(args: argparse.Namespace) -> int:
             print(f"jepa-lab train: the run is flagged: {result.diverged}", file=sys.stderr)
             return 3
         return 0
+    if args.command == "demo":
+        return _demo(args, progress)
     from .experiment import compare
 
     config = _config_from_args(args)
-    if args.command == "demo":
-        sizes = QUICK_DEMO if args.quick else DEMO
-        explicit = {k: getattr(args, k) for k in sizes if getattr(args, k, None) is not None}
-        config = replace(config, **{**sizes, **explicit})
-        _check_compare(args, config)
-        print(
-            f"jepa-lab demo: tiny preset, {config.train_size} training pairs, {config.epochs} "
-            f"epochs, seeds {args.seeds}; writing {args.out}/"
-        )
-        compare(config, args.seeds, args.out, overwrite=True, progress=progress)
-        return 0
     _check_compare(args, config)  # before any arm trains, not after
     compare(
         config,
@@ -343,6 +404,41 @@ def _run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=progress,
     )
+    return 0
+
+
+def _hide_transformers_bars() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
+def _demo(args: argparse.Namespace, progress: bool) -> int:
+    """The tiny preset's two arms over the seeds: say up front what and how long, then train."""
+    from .experiment import ARMS, compare, estimate_seconds, minutes_text
+    from .report import data_description
+
+    sizes = QUICK_DEMO if args.quick else FULL_DEMO if args.full else DEMO
+    config = _config_from_args(args, sizes)
+    _check_compare(args, config)
+    runs = len(args.seeds) * len(ARMS)
+    estimate = estimate_seconds(config, runs)
+    print(
+        f"jepa-lab demo: NTP baseline vs LLM-JEPA, {config.preset} preset "
+        f"({config.num_layers} layers, {config.hidden_size} wide), {len(args.seeds)} seeds x "
+        f"{len(ARMS)} arms = {runs} runs of {config.epochs} epochs.\n"
+        f"data: {data_description(config)}.\n"
+        + (
+            ""
+            if estimate is None
+            else f"time: about {minutes_text(estimate)} (min:s) on 2 idle CPU cores; "
+            "longer on a busy machine. "
+        )
+        + ("" if args.full or args.quick else "--full: the study's sizes; --quick: a smoke test. ")
+        + f"Writing {args.out}/",
+        flush=True,
+    )
+    compare(config, args.seeds, args.out, overwrite=True, progress=progress)
     return 0
 
 

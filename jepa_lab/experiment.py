@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,17 @@ import numpy as np
 from .presets import TrainConfig
 
 ARMS = ("ntp", "jepa")
+ARM_NAMES = {"ntp": "NTP baseline", "jepa": "LLM-JEPA"}
+
+# The up-front time estimate: seconds per training pair and epoch, per held-out pair and epoch
+# (greedy generation plus the embedding diagnostics), per run (tokenizer, model, saving) and
+# once (imports, data), for the tiny preset's model on 2 idle CPU cores, fitted to measured
+# `jepa-lab demo` runs (benchmarks/README.md). Other from-config sizes scale with
+# hidden^2 x layers. A hub model gets no estimate: its cost depends on hardware we cannot see.
+TINY_SECONDS_PER_TRAIN_PAIR = 0.0
+TINY_SECONDS_PER_EVAL_PAIR = 0.0
+SECONDS_PER_RUN = 0.0
+SECONDS_AT_START = 0.0
 
 
 @dataclass
@@ -113,6 +126,114 @@ def paired_comparison(
     )
 
 
+def estimate_seconds(config: TrainConfig, runs: int) -> float | None:
+    """About how long ``runs`` runs of ``config`` take on 2 idle CPU cores (None: no estimate
+    for hub models or unbounded data)."""
+    if not config.from_config or config.train_size is None or config.eval_size is None:
+        return None
+    scale = (config.hidden_size / 128) ** 2 * config.num_layers / 2
+    per_epoch = (
+        config.train_size * TINY_SECONDS_PER_TRAIN_PAIR
+        + config.eval_size * TINY_SECONDS_PER_EVAL_PAIR * config.max_new_tokens / 48
+    )
+    return SECONDS_AT_START + runs * (SECONDS_PER_RUN + config.epochs * per_epoch * scale)
+
+
+def minutes_text(seconds: float) -> str:
+    """``0:42``, ``12:05``: elapsed times and what is left."""
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class RunProgress:
+    """What compare prints while it trains: ``run k of N: <arm> seed s``, one line per epoch
+    (its accuracy and losses, the time so far and about how much is left), and, with ``live``
+    on a terminal, a line rewritten in place at each step. Never the Trainer's log dicts."""
+
+    def __init__(
+        self, runs: int, epochs: int, estimate: float | None, live: bool = True, stream=None
+    ):
+        self.stream = stream or sys.stdout
+        self.runs, self.epochs, self.estimate = runs, epochs, estimate
+        self.live = live and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = time.perf_counter()
+        self.run = 0
+        self._shown = 0  # width of the in-place line now on screen
+        self._last_live = 0.0
+
+    def start_run(self, arm: str, seed: int) -> None:
+        self.run += 1
+        self._print(f"run {self.run} of {self.runs}: {ARM_NAMES.get(arm, arm)} seed {seed}")
+
+    def left(self, epoch: float) -> float | None:
+        """Seconds left after ``epoch`` (fractional) epochs of the current run."""
+        done = ((self.run - 1) * self.epochs + epoch) / (self.runs * self.epochs)
+        elapsed = time.perf_counter() - self.started
+        if done <= 0.0:
+            return None if self.estimate is None else max(self.estimate - elapsed, 0.0)
+        return elapsed * (1.0 - done) / done
+
+    def _times(self, epoch: float) -> str:
+        elapsed = minutes_text(time.perf_counter() - self.started)
+        left = self.left(epoch)
+        return f"elapsed {elapsed}" + ("" if left is None else f", about {minutes_text(left)} left")
+
+    def step(self, epoch: float) -> None:
+        """In place, at most twice a second: the epoch, its share done, the times."""
+        now = time.perf_counter()
+        if not self.live or now - self._last_live < 0.5:
+            return
+        self._last_live = now
+        current = min(math.floor(epoch) + 1, self.epochs)
+        share = 100 * (epoch - math.floor(epoch))
+        self._rewrite(f"  epoch {current}/{self.epochs} {share:3.0f}% | {self._times(epoch)}")
+
+    def evaluating(self, epoch: float) -> None:
+        if self.live:
+            self._rewrite(f"  epoch {round(epoch)}/{self.epochs}: evaluating on held-out pairs")
+
+    def record(self, record: dict[str, Any]) -> None:
+        """An epoch's line, from its history record (trainer.append_record calls it)."""
+        epoch = float(record.get("epoch", 0.0))
+        parts = [f"epoch {epoch:g}/{self.epochs}"]
+        for key, label in (
+            ("eval_accuracy", "accuracy"),
+            ("ntp_loss", "NTP loss"),
+            ("jepa_loss", "JEPA loss"),
+        ):
+            if isinstance(record.get(key), float | int):
+                parts.append(f"{label} {record[key]:.3f}")
+        self._print("  " + ", ".join(parts) + " | " + self._times(epoch))
+
+    def _rewrite(self, line: str) -> None:
+        pad = max(self._shown - len(line), 0)
+        self.stream.write("\r" + line + " " * pad)
+        self.stream.flush()
+        self._shown = len(line)
+
+    def _print(self, line: str) -> None:
+        if self._shown:
+            self.stream.write("\r" + " " * self._shown + "\r")
+            self._shown = 0
+        print(line, file=self.stream, flush=True)
+
+
+def _live_callback(progress: RunProgress):
+    """A TrainerCallback feeding ``progress`` (made here: transformers loads only to train)."""
+    from transformers import TrainerCallback
+
+    class LiveProgress(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            progress.step(float(state.epoch or 0.0))
+            return control
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            progress.evaluating(float(state.epoch or 0.0))
+            return control
+
+    return LiveProgress()
+
+
 def check_comparison_dir(out_dir: Path) -> None:
     """Refuse a non-empty ``out_dir`` that holds no earlier jepa-lab comparison."""
     from .rundir import RunDirectoryError
@@ -143,7 +264,9 @@ def compare(
     """Train both arms for every seed into ``out_dir/<arm>-seed<s>``; print and save the table.
 
     Writes ``comparison.json``, ``comparison.md``, ``history.jsonl`` (all runs' records) and,
-    with ``report=True``, ``report.html`` with the curves. ``out_dir`` must be empty or hold an
+    with ``report=True``, ``report.html`` with the curves; prints ``run k of N`` and a line per
+    epoch while it trains (``progress``: also a live line on a terminal), and the result in
+    words at the end (:func:`jepa_lab.report.result_lines`). ``out_dir`` must be empty or hold an
     earlier comparison; ``overwrite`` removes only what compare and train wrote
     (``rundir.COMPARISON_OUTPUTS``, ``rundir.RUN_OUTPUTS``), never other files.
     """
@@ -166,16 +289,21 @@ def compare(
     finals: dict[str, list[float]] = {arm: [] for arm in ARMS}
     per_epoch: dict[str, dict[int, list[float]]] = {arm: {} for arm in ARMS}
     records: list[dict[str, Any]] = []
+    runs = len(seeds) * len(ARMS)
+    tracker = RunProgress(runs, config.epochs, estimate_seconds(config, runs), live=progress)
     for seed in seeds:
         for arm in ARMS:
-            run = train(
+            tracker.start_run(arm, seed)
+            run = train(  # the tracker's lines instead of the Trainer's bars and log dicts
                 replace(config, seed=seed),
                 out_dir / f"{arm}-seed{seed}",
                 arm,
                 resume=resume,
                 overwrite=overwrite,
-                progress=progress,
+                progress=False,
+                callbacks=[_live_callback(tracker)],
                 data=data,
+                on_record=tracker.record,
             )
             values = [r.get(metric) for r in run.history]
             if not values or values[-1] is None:
@@ -194,10 +322,11 @@ def compare(
         encoding="utf-8",
     )
     (out_dir / "comparison.md").write_text(comparison.markdown() + "\n", encoding="utf-8")
-    print(comparison.markdown())
-    if report:
-        from .report import write_report
+    from .report import result_lines, write_report
 
-        path = write_report(out_dir / "report.html", records, comparison, config)
-        print(f"report: {path}")
+    if report:
+        write_report(out_dir / "report.html", records, comparison, config)
+    print("\n" + comparison.markdown() + "\n")
+    lines = result_lines(comparison, records, config, out_dir)
+    print("\n".join(line for line in lines if report or not line.startswith("report:")))
     return comparison

@@ -224,7 +224,19 @@ EXPLORER_SIZES = dict(
     vocab_size=512,
     max_new_tokens=24,
 )
-DEMO_SIZES = dict(train_size=3000, eval_size=300, epochs=6)  # benchmarks/tiny_nlrx.py's sizes
-QUICK_DEMO_SIZES = dict(train_size=96, eval_size=16, epochs=1, batch_size=16, max_new_tokens=24)
+# jepa-lab demo: both arms of the tiny preset over 2 seeds, on generated NL-RX-SYNTH pairs (the
+# same on every machine, no download), sized to finish within 5 minutes on 2 idle CPU cores
+# (benchmarks/README.md has the measured time). --full is benchmarks/tiny_nlrx.py's sizes,
+# --quick a smoke test.
+DEMO_SIZES = dict(data_source="generated", train_size=1000, eval_size=100, epochs=4)
+FULL_DEMO_SIZES = dict(data_source="generated", train_size=3000, eval_size=300, epochs=6)
+QUICK_DEMO_SIZES = dict(
+    data_source="generated",
+    train_size=96,
+    eval_size=16,
+    epochs=1,
+    batch_size=16,
+    max_new_tokens=24,
+)
 
 PRESET_NAMES = ("tiny", "small", *REGIME_PRESETS, *GSM8K_PRESETS, *PAPER_MODELS)

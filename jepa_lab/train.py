@@ -29,6 +29,8 @@ import os
 import shutil
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,6 +196,33 @@ def write_summary(
     write_atomic(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
 
+@contextmanager
+def _progress_bars(shown: bool) -> Iterator[None]:
+    """transformers' and the hub's bars (checkpoint and model saving) off inside, if not shown."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if not shown:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled and not shown:
+            hf_logging.enable_progress_bar()
+
+
+def _save_final(trainer: JepaTrainer, run_dir: Path) -> Path | None:
+    """The trained model into ``run_dir/final``, replaced whole (never half written)."""
+    if not trainer.args.should_save:
+        return None
+    final, tmp = run_dir / "final", run_dir / "final.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer._save(str(tmp))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
 def train(
     config: TrainConfig,
     run_dir: str | os.PathLike,
@@ -204,6 +233,7 @@ def train(
     progress: bool = True,
     callbacks: list[TrainerCallback] | None = None,
     data: tuple[list[Any], list[Any]] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train one arm (``"ntp"`` or ``"jepa"``) of ``config`` into ``run_dir``.
 
@@ -211,7 +241,9 @@ def train(
     uninterrupted one would, with the same history); a damaged newer one is skipped with a
     warning naming the bad file. A run that goes non-finite or diverges raises
     :class:`TrainingStopped` (``summary.json`` and the history say why); one whose loss never
-    leaves ln V finishes with ``TrainResult.diverged`` set.
+    leaves ln V finishes with ``TrainResult.diverged`` set. ``on_record`` receives each epoch's
+    history record instead of the printed line. ``progress=False`` shows no bars at all, the
+    final save's included.
     """
     config = config.with_arm(arm)
     identity = {"arm": arm, "config": config.to_dict()}
@@ -240,30 +272,21 @@ def train(
     # the start weights are a function of the config, so a resumed run measures growth from
     # the same start as the original one
     trainer.weight_norm_start = trainable_weight_norm(jm)
+    trainer.on_record = on_record
     checkpoint = prepare_resume(trainer, run_dir, is_main) if resume else None
     if not progress:  # no per-step log dicts or save bars either; the epoch records still print
         from transformers.trainer_callback import PrinterCallback
-        from transformers.utils import logging as hf_logging
 
         trainer.remove_callback(PrinterCallback)
-        hf_logging.disable_progress_bar()
-    try:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except TrainingStopped as err:
-        if is_main:
-            record_stop(trainer, err)
-            write_summary(trainer, err.status, str(err), None)
-        raise
-    finally:
-        if not progress:
-            hf_logging.enable_progress_bar()
-    final = None
-    if trainer.args.should_save:
-        final, tmp = run_dir / "final", run_dir / "final.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        trainer._save(str(tmp))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+    with _progress_bars(progress):
+        try:
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        except TrainingStopped as err:
+            if is_main:
+                record_stop(trainer, err)
+                write_summary(trainer, err.status, str(err), None)
+            raise
+        final = _save_final(trainer, run_dir)
     records = history.read()
     flags = [f"epoch {r['epoch']:g}: {r['divergence']}" for r in records if r.get("divergence")]
     diverged = "; ".join(flags) or None

@@ -15,6 +15,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,8 @@ class JepaTrainer(Trainer):
         self.epoch_sums: dict[str, float] = defaultdict(float)
         self.weight_norm_start: float | None = None
         self.resume_note: dict[str, Any] | None = None  # goes into the next history record
+        # called with each epoch's record instead of printing it (jepa-lab demo's progress line)
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
         self._last_flops = 0.0
         self._started = time.perf_counter()
         self.add_callback(_EpochEnd(self))
@@ -337,10 +340,13 @@ def append_record(trainer: JepaTrainer, record: dict[str, Any]) -> None:
     if trainer.history is not None:
         trainer.history.append(record)
     shown = {k: v for k, v in record.items() if isinstance(v, float)}
-    print(
-        f"[{trainer.arm} seed {trainer.args.seed}] epoch {record['epoch']:g}: "
-        + ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if k != "flops")
-    )
+    if trainer.on_record is not None:
+        trainer.on_record(record)
+    else:
+        print(
+            f"[{trainer.arm} seed {trainer.args.seed}] epoch {record['epoch']:g}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if k != "flops")
+        )
     if record.get("divergence"):
         warnings.warn(f"epoch {record['epoch']:g}: {record['divergence']}", stacklevel=2)
 
