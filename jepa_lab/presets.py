@@ -43,6 +43,12 @@ REGIME_PRESETS = {
         f"overfit-{n}": dict(train_size=n, eval_size=200, epochs=30, size="tiny")
         for n in OVERFIT_SIZES
     },
+    # The same regime fine-tuned from the package's pretrained tiny base: where the study
+    # measured LLM-JEPA above NTP (benchmarks/README.md, "where does LLM-JEPA help?").
+    **{
+        f"overfit-{n}-base": dict(train_size=n, eval_size=200, epochs=30, size="tiny", init="base")
+        for n in OVERFIT_SIZES
+    },
     **{
         f"scale-{size}": dict(train_size=8000, eval_size=300, epochs=4, size=size)
         for size in MODEL_SIZES

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,10 @@ def test_regime_presets_grow_width_and_depth_together():
     assert all(c.train_size == 8000 for c in sizes)
     overfit = preset("overfit-250", init="base")
     assert (overfit.train_size, overfit.epochs, overfit.init) == (250, 30, "base")
+    # the named base variant is exactly the study's point, so its command reproduces it
+    named = preset("overfit-250-base")
+    assert named.preset == "overfit-250-base"
+    assert replace(named, preset="overfit-250") == overfit
 
 
 def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
