@@ -170,7 +170,8 @@ def result_lines(comparison, history, config, out_dir: str | os.PathLike) -> lis
     return lines
 
 
-def _figure_html(history: list[dict[str, Any]], first: bool) -> list[str]:
+def report_figures(history: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """(metric, plotly figure) for every curve of CURVES the history holds."""
     from .plots import curves_figure
 
     figures = []
@@ -179,8 +180,15 @@ def _figure_html(history: list[dict[str, Any]], first: bool) -> list[str]:
             fig = curves_figure(history, metric, title=caption)
             if metric in FRACTION_CURVES:
                 fig.update_yaxes(range=[0, 1])
-            figures.append(fig.to_html(full_html=False, include_plotlyjs=first and not figures))
+            figures.append((metric, fig))
     return figures
+
+
+def _figure_html(history: list[dict[str, Any]]) -> list[str]:
+    return [
+        fig.to_html(full_html=False, include_plotlyjs=i == 0)
+        for i, (_, fig) in enumerate(report_figures(history))
+    ]
 
 
 def _table_html(comparison) -> str:
@@ -217,7 +225,7 @@ def write_report(
         "term.</p>"
         + "".join(f"<p>{html.escape(s)}</p>" for s in sentences)
         + _table_html(comparison)
-        + "".join(_figure_html(history, first=True))
+        + "".join(_figure_html(history))
         + f"<p>{html.escape(BENCHMARKS_POINTER[0].upper() + BENCHMARKS_POINTER[1:])}.</p>"
         + "<h2>Configuration</h2><pre>"
         + html.escape(json.dumps(report_config(config, comparison.seeds), indent=2))

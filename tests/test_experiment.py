@@ -9,6 +9,7 @@ from scipy import stats
 
 from jepa_lab.cli import _config_from_args, build_parser, main
 from jepa_lab.experiment import paired_comparison
+from jepa_lab.validation import InputError
 
 
 def test_paired_statistics_match_a_hand_computation():
@@ -60,7 +61,7 @@ def test_cli_flags_and_set_reach_the_config():
     assert config.jepa.stop_grad_code is True and config.max_new_tokens == 20
     assert config.train_size is None
     bad = build_parser().parse_args(["train", "--run-dir", "x", "--set", "nonsense=1"])
-    with pytest.raises(SystemExit, match="unknown field"):
+    with pytest.raises(InputError, match="unknown field"):
         _config_from_args(bad)
 
 
@@ -87,8 +88,13 @@ def test_demo_quick_prints_the_table_and_writes_the_report(tmp_path, capsys):
         )
         == 0
     )
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "| NTP baseline |" in printed and "| LLM-JEPA |" in printed
+    # --no-progress: no bars (training, evaluation, saving) and no Trainer log dicts
+    for noise in ("{'", "it/s]", "Writing model shards", "evaluate:"):
+        assert noise not in captured.out + captured.err, noise
+    assert "run 4 of 4: LLM-JEPA seed 1" in printed
     comparison = json.loads((out / "comparison.json").read_text())
     assert comparison["seeds"] == [0, 1] and len(comparison["ntp_values"]) == 2
     html = (out / "report.html").read_text()
@@ -103,6 +109,8 @@ def test_demo_quick_prints_the_table_and_writes_the_report(tmp_path, capsys):
         ("ntp", 1),
         ("jepa", 1),
     }
-    # the eval command reloads a finished run from its directory
+    # the eval command reloads a finished run from its directory, with no loading bar either
     assert main(["eval", "--run-dir", str(out / "jepa-seed0"), "--no-progress"]) == 0
-    assert "eval_accuracy" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "eval_accuracy" in captured.out
+    assert "%|" not in captured.out + captured.err

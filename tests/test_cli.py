@@ -1,0 +1,95 @@
+"""The jepa-lab command line as a shell user meets it: imports without torch, one-line errors
+with exit status 2, download choices from the data package, and the demo's printed story."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from jepa_lab.cli import build_parser
+from jepa_lab.data.download import BUNDLES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def jepa_lab(*argv: str, env: dict | None = None, timeout: int = 300):
+    """``python -m jepa_lab argv`` from the repository root, as a user's shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "jepa_lab", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_importing_the_cli_loads_neither_torch_nor_transformers():
+    """`jepa-lab --help` must not pay for torch (it took 20 s); commands import it lazily."""
+    code = "import sys, jepa_lab.cli; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_download_offers_every_bundle_of_the_data_package():
+    choices = next(
+        a.choices
+        for a in build_parser()._subparsers._group_actions[0].choices["download"]._actions
+        if a.dest == "dataset"
+    )
+    assert sorted(choices) == sorted(BUNDLES) and "nlrx-turk" in choices
+
+
+def test_offline_download_is_one_line_with_status_2(tmp_path):
+    env = {"JEPA_LAB_CACHE": str(tmp_path), "JEPA_LAB_BASE_URL": "http://127.0.0.1:1"}
+    result = jepa_lab("download", "nlrx-turk", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jepa-lab download: error: "), result.stderr
+    assert "127.0.0.1:1" in lines[0]  # says which address failed
+    debug = jepa_lab("download", "nlrx-turk", env={**env, "JEPA_LAB_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr  # the developer's view
+
+
+def test_compare_into_a_foreign_directory_is_one_line_with_status_2(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("keep")
+    result = jepa_lab(
+        "compare", "--out", str(folder), "--train-size", "8", "--eval-size", "4", "--epochs", "1"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"jepa-lab compare: error: {folder} is not empty")
+    assert sorted(p.name for p in folder.iterdir()) == ["mine.txt"]
+
+
+def test_demo_quick_prints_plan_counter_result_and_no_log_dicts(tmp_path):
+    """The demo as a user sees it (default progress): what it will do and for how long, run k
+    of 4, a line per epoch with the time left, then the result in words; never a raw Trainer
+    log dict or a progress bar in a log file."""
+    out = tmp_path / "demo"
+    small = ["--set", "hidden_size=32", "--set", "num_layers=1", "--set", "vocab_size=300"]
+    result = jepa_lab("demo", "--quick", "--out", str(out), *small)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout
+    assert "2 seeds x 2 arms = 4 runs" in text and "time: about" in text
+    assert "data: NL-RX-SYNTH, generated offline" in text
+    runs = [line for line in text.splitlines() if line.startswith("run ")]
+    assert runs == [
+        "run 1 of 4: NTP baseline seed 0",
+        "run 2 of 4: LLM-JEPA seed 0",
+        "run 3 of 4: NTP baseline seed 1",
+        "run 4 of 4: LLM-JEPA seed 1",
+    ]
+    epochs = [line for line in text.splitlines() if line.startswith("  epoch 1/1")]
+    assert len(epochs) == 4 and all("elapsed" in e and "left" in e for e in epochs)
+    assert "| JEPA - NTP (paired) |" in text
+    assert "result: held-out accuracy: NTP baseline" in text
+    assert "collapse: The LLM-JEPA arm " in text  # collapsed or not, said in words
+    assert f"report: {out / 'report.html'}" in text and (out / "report.html").is_file()
+    assert "benchmarks/README.md" in text
+    for noise in ("{'loss'", "{'train_runtime'", "it/s]", "Writing model shards"):
+        assert noise not in text + result.stderr, noise
