@@ -114,3 +114,39 @@ def test_demo_quick_prints_the_table_and_writes_the_report(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "eval_accuracy" in captured.out
     assert "%|" not in captured.out + captured.err
+
+
+def test_run_progress_counts_runs_and_extrapolates_the_time_left(monkeypatch):
+    """One line per run and per epoch; the time left is the elapsed time scaled by the share
+    of all epochs still to train (hand computation below)."""
+    import io
+
+    from jepa_lab import experiment
+
+    clock = iter([0.0, 10.0, 10.0, 30.0, 30.0])
+    monkeypatch.setattr(experiment.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    progress = experiment.RunProgress(runs=2, epochs=2, estimate=99.0, stream=stream)
+    progress.start_run("ntp", 0)
+    progress.record({"epoch": 1.0, "eval_accuracy": 0.25, "ntp_loss": 1.5})  # 1 of 4 done at 10 s
+    progress.start_run("jepa", 0)
+    progress.record({"epoch": 1.0, "ntp_loss": 1.0, "jepa_loss": 0.5})  # 3 of 4 done at 30 s
+    assert stream.getvalue().splitlines() == [
+        "run 1 of 2: NTP baseline seed 0",
+        "  epoch 1/2, accuracy 0.250, NTP loss 1.500 | elapsed 0:10, about 0:30 left",
+        "run 2 of 2: LLM-JEPA seed 0",
+        "  epoch 1/2, NTP loss 1.000, JEPA loss 0.500 | elapsed 0:30, about 0:10 left",
+    ]
+    assert not progress.live  # a StringIO is no terminal: no in-place line
+
+
+def test_time_estimate_grows_with_the_work_and_is_none_for_hub_models():
+    from jepa_lab.experiment import estimate_seconds
+    from jepa_lab.presets import DEMO_SIZES, FULL_DEMO_SIZES, preset
+
+    demo = estimate_seconds(preset("tiny", **DEMO_SIZES), 4)
+    assert 0 < demo <= 300  # the demo's promise: within 5 minutes on 2 idle cores
+    assert estimate_seconds(preset("tiny", **FULL_DEMO_SIZES), 4) > 3 * demo
+    assert estimate_seconds(preset("tiny", **DEMO_SIZES), 8) > demo
+    assert estimate_seconds(preset("small", train_size=1000, eval_size=100), 4) > demo
+    assert estimate_seconds(preset("llama-1b"), 4) is None
