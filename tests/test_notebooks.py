@@ -82,12 +82,26 @@ def _execute(path: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNo
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},  # cwd = the notebook's folder
     )
+    before = _files_under(NOTEBOOK_DIR)
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError) as err:
         message = ANSI_ESCAPE.sub("", str(err))  # the kernel colours its tracebacks
         pytest.fail(f"{_id(path)}: a cell failed in smoke mode:\n{message}", pytrace=False)
+    after = _files_under(NOTEBOOK_DIR)
+    written = sorted(str(f) for f in after if before.get(f) != after[f])
+    assert not written, f"{_id(path)} wrote into the repository (use a temp dir): {written[:5]}"
     return nb
+
+
+def _files_under(folder: Path) -> dict[Path, int]:
+    """Every file below ``folder`` with its modification time: what a smoke run must not add
+    or change (runs/ folders next to the notebooks were left behind by the tests)."""
+    return {
+        f.relative_to(folder): f.stat().st_mtime_ns
+        for f in folder.rglob("*")
+        if f.is_file() and ".ipynb_checkpoints" not in f.parts
+    }
 
 
 # ----------------------------------------------------------------------------- committed form
