@@ -1,4 +1,5 @@
-"""The metrics history of a run: JSON Lines, every append atomic (write a copy, then rename)."""
+"""The metrics history of a run: JSON Lines, every append atomic (write a copy, then rename);
+and each run's last epoch as a markdown table (:func:`final_table`)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,51 @@ class History:
     def truncate_after(self, epoch: float) -> None:
         """Drop records past ``epoch`` (work a resumed run is about to redo)."""
         self.keep(lambda r: float(r.get("epoch", 0.0)) <= epoch + 1e-9)
+
+
+def run_name(record: dict[str, Any]) -> str:
+    """A run's name in tables: its arm and seed ("jepa seed 0")."""
+    return f"{record.get('arm', 'run')} seed {record.get('seed', '?')}"
+
+
+def final_records(
+    records: list[dict[str, Any]], name: Callable[[dict[str, Any]], str] = run_name
+) -> dict[str, dict[str, Any]]:
+    """The last epoch's record of each run, keyed by ``name(record)``, in order of appearance."""
+    final: dict[str, dict[str, Any]] = {}
+    for record in records:
+        key = name(record)
+        if key not in final or record.get("epoch", 0.0) >= final[key].get("epoch", 0.0):
+            final[key] = record
+    return final
+
+
+def final_table(
+    records: list[dict[str, Any]],
+    columns: list[str],
+    name: Callable[[dict[str, Any]], str] = run_name,
+    digits: int = 4,
+) -> str:
+    """A markdown table of each run's last epoch: one row per run, one column per metric.
+
+    A metric a run did not record (the NTP arm's ``jepa_loss``) reads "n/a"; a column that no
+    record holds is a typo and raises, naming the columns there are.
+    """
+    if not records:
+        raise ValueError("final_table: no records (has any epoch finished?)")
+    known = sorted({key for record in records for key in record})
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ValueError(f"final_table: no record has column(s) {unknown}; recorded: {known}")
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "n/a"
+        if isinstance(value, float):
+            return f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| run | " + " | ".join(columns) + " |", "| --- |" + " ---: |" * len(columns)]
+    for key, record in final_records(records, name).items():
+        lines.append(f"| {key} | " + " | ".join(cell(record.get(c)) for c in columns) + " |")
+    return "\n".join(lines)

@@ -72,6 +72,30 @@ class MaskView:
             lines.append(f"{what[view]} is read at column {col} ({self.token_labels[col]!r})")
         return "\n".join(lines)
 
+    def table(self) -> str:
+        """The row column by column: segment, position id, token, next-token label (``-``:
+        none) and, where an embedding is read, which one."""
+        read_at: dict[int, list[str]] = {}
+        for view, col in self.anchors.items():
+            read_at.setdefault(col, []).append(view)
+        width = max(len(name) for name in self.segment_names.values())
+        lines = [
+            f"{'col':>3} {'segment':>{width}} {'pos':>3}  {'token':<18} {'label':<18} embedding"
+        ]
+        for col, token in enumerate(self.token_labels):
+            label = self.labels[col]
+            if label == IGNORE_INDEX:
+                label_text = "-"
+            else:  # labels are aligned with the inputs: the target at a column is its own token
+                label_text = repr(token) if label == self.token_ids[col] else f"id {label}"
+            name = self.segment_names.get(self.segment_ids[col], f"segment {self.segment_ids[col]}")
+            mark = ", ".join(f"<- {view}" for view in read_at.get(col, []))
+            lines.append(
+                f"{col:>3} {name:>{width}} {self.position_ids[col]:>3}  {token!r:<18} "
+                f"{label_text:<18} {mark}".rstrip()
+            )
+        return "\n".join(lines)
+
 
 def default_tokenizer(pairs: Sequence[Any], vocab_size: int = 300):
     """A small byte-level BPE tokenizer trained on the pairs' own strings (for the explorers)."""

@@ -18,16 +18,32 @@ TOY_SIZES = dict(hidden_size=32, num_layers=2, num_heads=4, vocab_size=300)
 
 
 def tiny_llama_config(
-    hidden_size: int, num_layers: int, num_heads: int, vocab_size: int, **extra: Any
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    vocab_size: int,
+    num_key_value_heads: int | None = None,
+    **extra: Any,
 ) -> LlamaConfig:
-    """The from-config Llama of the tiny and small presets (and of the pretrained base)."""
+    """The from-config Llama of the tiny and small presets (and of the pretrained base).
+
+    num_key_value_heads: fewer key/value heads than query heads gives grouped-query attention,
+    as in Llama 3 (default: one per query head, plain multi-head attention).
+    """
+    kv_heads = num_heads if num_key_value_heads is None else num_key_value_heads
+    if not (isinstance(kv_heads, int) and 0 < kv_heads <= num_heads and num_heads % kv_heads == 0):
+        raise ValueError(
+            f"tiny_llama_config: num_key_value_heads={num_key_value_heads!r} must divide "
+            f"num_heads={num_heads} (grouped-query attention shares each key/value head "
+            "among the same number of query heads)"
+        )
     return LlamaConfig(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 3,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
-        num_key_value_heads=num_heads,
+        num_key_value_heads=kv_heads,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
         **extra,

@@ -81,6 +81,16 @@ class Embeddings:
         """Hover strings per view: Text and Pred points show the text, Code points the code."""
         return {"text": list(self.texts), "pred": list(self.texts), "code": list(self.codes)}
 
+    def unit_length(self) -> Embeddings:
+        """The same pairs with every embedding scaled to length 1: what the cosine loss sees."""
+        return Embeddings(
+            _unit_rows(np.asarray(self.text)),
+            _unit_rows(np.asarray(self.pred)),
+            _unit_rows(np.asarray(self.code)),
+            list(self.texts),
+            list(self.codes),
+        )
+
     def subset(self, index: Sequence[int] | np.ndarray) -> Embeddings:
         idx = np.asarray(index, dtype=np.int64)
         return Embeddings(
