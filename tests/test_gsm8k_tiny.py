@@ -161,8 +161,9 @@ def test_cli_names_the_option_of_a_bad_knob():
         ["compare", "--preset", "gsm8k-tiny", "--set", "gsm8k_steps=9"]
     )
     from jepa_lab.cli import _config_from_args
+    from jepa_lab.validation import InputError
 
-    with pytest.raises(SystemExit, match=r"--set gsm8k_steps: TrainConfig.gsm8k_steps=9"):
+    with pytest.raises(InputError, match=r"--set gsm8k_steps: TrainConfig.gsm8k_steps=9"):
         _config_from_args(args)
 
 
