@@ -413,27 +413,9 @@ def _hide_transformers_bars() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _one_thread_if_busy() -> str | None:
-    """On a machine already busy (1-minute load >= its cores), torch's two threads wait for
-    each other: measured on 2 cores at load 9, an epoch of the demo took 87 s on 2 threads and
-    7 s on 1. Train on one thread then, unless the user chose (OMP_NUM_THREADS)."""
-    if "OMP_NUM_THREADS" in os.environ or not hasattr(os, "getloadavg"):
-        return None
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if cores < 2 or load < cores:
-        return None
-    import torch
-
-    torch.set_num_threads(1)
-    return (
-        f"the machine is busy (load {load:.1f} on {cores} cores): training on one thread, "
-        "which is faster than threads waiting for each other (OMP_NUM_THREADS overrides). "
-    )
-
-
 def _demo(args: argparse.Namespace, progress: bool) -> int:
     """The tiny preset's two arms over the seeds: say up front what and how long, then train."""
-    from .experiment import ARMS, compare, estimate_seconds, minutes_text
+    from .experiment import ARMS, compare, estimate_seconds, minutes_text, one_thread_if_busy
     from .report import data_description
 
     sizes = QUICK_DEMO if args.quick else FULL_DEMO if args.full else DEMO
@@ -441,7 +423,7 @@ def _demo(args: argparse.Namespace, progress: bool) -> int:
     _check_compare(args, config)
     runs = len(args.seeds) * len(ARMS)
     estimate = estimate_seconds(config, runs)
-    busy = _one_thread_if_busy()
+    busy = one_thread_if_busy()
     print(
         f"jepa-lab demo: NTP baseline vs LLM-JEPA, {config.preset} preset "
         f"({config.num_layers} layers, {config.hidden_size} wide), {len(args.seeds)} seeds x "

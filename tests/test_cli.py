@@ -98,19 +98,19 @@ def test_demo_quick_prints_plan_counter_result_and_no_log_dicts(tmp_path):
 def test_demo_trains_on_one_thread_only_on_a_busy_machine(monkeypatch):
     import torch
 
-    from jepa_lab import cli
+    from jepa_lab import experiment
 
     threads = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(experiment.os, "cpu_count", lambda: 2)
     try:
-        monkeypatch.setattr(cli.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
-        assert cli._one_thread_if_busy() is None and torch.get_num_threads() == threads
-        monkeypatch.setattr(cli.os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+        monkeypatch.setattr(experiment.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+        assert experiment.one_thread_if_busy() is None and torch.get_num_threads() == threads
+        monkeypatch.setattr(experiment.os, "getloadavg", lambda: (3.5, 3.0, 3.0))
         monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's choice wins
-        assert cli._one_thread_if_busy() is None and torch.get_num_threads() == threads
+        assert experiment.one_thread_if_busy() is None and torch.get_num_threads() == threads
         monkeypatch.delenv("OMP_NUM_THREADS")
-        note = cli._one_thread_if_busy()
+        note = experiment.one_thread_if_busy()
         assert "load 3.5 on 2 cores" in note and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
