@@ -299,7 +299,8 @@ def expect(locator):
 def test_notebook_01_draws_its_mask_figures(lab, browser):
     page, console = _open(browser, lab, "01_packed_rows_and_the_mask.ipynb")
     seconds = _run_all(page)
-    for source in ("title=f'Packed row {ROW}, text_view=\"user\"'", "predictors read the prompt"):
+    # the two cells that draw the explorer's mask figure, text_view="user" and "prompt"
+    for source in ("torch.equal(row_mask, view.mask)", "torch.equal(row_mask_p, view_p.mask)"):
         _plot(_output_of(page, source), f"notebook 01 figure {source!r}")
     assert not console.errors, "browser console errors:\n" + "\n".join(console.errors)
     print(f"notebook 01: Run All took {seconds:.0f} s in the browser")
