@@ -100,6 +100,19 @@ def make_tokenizer(style: str = "llama3", padding_side: str = "right"):
     return tokenizer
 
 
+# The smallest run that trains, evaluates and checkpoints like a real one: seconds per arm.
+SMALL_RUN = dict(
+    train_size=48,
+    eval_size=8,
+    epochs=2,
+    batch_size=8,
+    max_new_tokens=12,
+    hidden_size=32,
+    num_layers=1,
+    num_heads=2,
+    vocab_size=300,
+)
+
 FAMILIES = ("llama", "gemma2", "qwen3", "olmo2", "gpt2")
 FAMILY_STYLE = {
     "llama": "llama3",

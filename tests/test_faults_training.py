@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import SMALL_RUN
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback
 
@@ -33,15 +34,7 @@ from jepa_lab.train import (
 )
 
 SMALL = dict(
-    train_size=48,
-    eval_size=8,
-    epochs=2,
-    batch_size=8,
-    max_new_tokens=12,
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    vocab_size=300,
+    **SMALL_RUN,
     data_source="generated",
     save_every=2,  # checkpoints at steps 2, 4, ..., 12; epochs end at steps 6 and 12
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import SMALL_RUN
 from safetensors.torch import load_file
 
 from jepa_lab.build import build_jepa_model, load_examples
@@ -27,17 +28,7 @@ from jepa_lab.train import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = dict(
-    train_size=48,
-    eval_size=8,
-    epochs=2,
-    batch_size=8,
-    max_new_tokens=12,
-    hidden_size=32,
-    num_layers=1,
-    num_heads=2,
-    vocab_size=300,
-)
+SMALL = SMALL_RUN
 
 
 def small_config(**overrides):
