@@ -37,6 +37,31 @@ def _prompts(jm: JepaModel, examples: Sequence[Any]) -> list[list[int]]:
     return prompts
 
 
+def greedy_answers(
+    jm: JepaModel,
+    examples: Sequence[Any],
+    max_new_tokens: int,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "evaluate",
+) -> tuple[list[str], list[bool]]:
+    """Greedy answers to ``examples`` from the NTP rows' prompts and, for each, whether
+    generation stopped by itself (shorter than the budget: it ended on a stop token)."""
+    stop_ids = sorted({jm.pieces().end_of_turn_id, jm.tokenizer.eos_token_id} - {None})
+    generated = generate_greedy(
+        jm.model,
+        jm.tokenizer,
+        _prompts(jm, examples),
+        max_new_tokens=max_new_tokens,
+        stop_token_ids=stop_ids,
+        batch_size=batch_size,
+        progress=progress,
+        desc=desc,
+    )
+    answers = [a.strip() for a in decode_all(jm.tokenizer, generated)]
+    return answers, [len(g) < max_new_tokens for g in generated]
+
+
 def teacher_forced(jm: JepaModel, examples: Sequence[Any], batch_size: int = 64) -> dict:
     """Held-out NTP and JEPA losses and the three embeddings [N, H] (numpy, float32)."""
     embeddings, sums = _embed_all(jm, examples, batch_size, progress=False)
@@ -69,18 +94,7 @@ def evaluate(
 
     Returns flat metrics plus ``predictions`` (one dict per example).
     """
-    stop_ids = sorted({jm.pieces().end_of_turn_id, jm.tokenizer.eos_token_id} - {None})
-    generated = generate_greedy(
-        jm.model,
-        jm.tokenizer,
-        _prompts(jm, examples),
-        max_new_tokens=max_new_tokens,
-        stop_token_ids=stop_ids,
-        batch_size=batch_size,
-        progress=progress,
-        desc="evaluate",
-    )
-    answers = [a.strip() for a in decode_all(jm.tokenizer, generated)]
+    answers, stopped = greedy_answers(jm, examples, max_new_tokens, batch_size, progress)
     golds = [e.code for e in examples]
     metrics: dict[str, Any] = {}
     if dataset == "nlrx":
@@ -95,7 +109,7 @@ def evaluate(
         metrics["eval_exact"] = float(np.mean(exact))
         correct = list(scores["correct"])
     # A generation shorter than the budget ended with the stop token: the model learnt to stop.
-    metrics["eval_stop_rate"] = float(np.mean([len(g) < max_new_tokens for g in generated]))
+    metrics["eval_stop_rate"] = float(np.mean(stopped))
     forced = teacher_forced(jm, examples, batch_size)
     text, pred, code = forced.pop("text"), forced.pop("pred"), forced.pop("code")
     metrics.update(forced)

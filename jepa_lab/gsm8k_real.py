@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import load_dataset, local_path
-from .generation import decode_all, generate_greedy
+from .evaluate import greedy_answers
 from .model import JepaModel
 from .scoring import score_gsm8k
 
@@ -134,22 +134,7 @@ def answer(
     progress: bool = False,
 ) -> tuple[list[str], list[bool]]:
     """Greedy answers to ``examples`` and, for each, whether generation stopped by itself."""
-    prompts: list[list[int]] = []
-    for example in examples:
-        prompts += jm.prompt_ids([example.text], system=getattr(example, "system", None))
-    stop_ids = sorted({jm.pieces().end_of_turn_id, jm.tokenizer.eos_token_id} - {None})
-    generated = generate_greedy(
-        jm.model,
-        jm.tokenizer,
-        prompts,
-        max_new_tokens=max_new_tokens,
-        stop_token_ids=stop_ids,
-        batch_size=batch_size,
-        progress=progress,
-        desc="real GSM8K",
-    )
-    answers = [a.strip() for a in decode_all(jm.tokenizer, generated)]
-    return answers, [len(g) < max_new_tokens for g in generated]
+    return greedy_answers(jm, examples, max_new_tokens, batch_size, progress, desc="real GSM8K")
 
 
 def evaluate_real_gsm8k(
