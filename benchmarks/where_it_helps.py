@@ -13,7 +13,8 @@ Parts (run in the order given, each reusing every run an earlier invocation fini
             keeps improving), from random init and from the pretrained base
   scale     model sizes from the tiny preset upward on the full training split, from scratch,
             with the collapse diagnostics per size
-  base      fine-tuning from the package's pretrained bases of two sizes
+  base      the favourable regime (250 pairs, 30 epochs) fine-tuned from the package's
+            pretrained bases of several sizes: does the gain grow with the base?
   grid      the paper's grid (lam x k; by default the cross through lam=1, k=1), InfoNCE, and
             loss dropout, at one chosen point
 
@@ -187,8 +188,13 @@ def main() -> None:
     parser.add_argument("--overfit-sizes", type=int, nargs="+", default=list(OVERFIT_SIZES))
     parser.add_argument("--inits", nargs="+", default=["random", "base"])
     parser.add_argument("--sizes", nargs="+", default=["tiny", "mini", "small"])
-    parser.add_argument("--base-sizes", nargs="+", default=["tiny", "mini"])
-    parser.add_argument("--base-train-size", type=int, default=1000)
+    parser.add_argument(
+        "--base-sizes",
+        nargs="+",
+        default=["tiny", "mini"],
+        help="bases to fine-tune in the favourable regime (250 pairs, 30 epochs); tiny is "
+        "overfit-250-base, the others overfit-250-base-<size>",
+    )
     parser.add_argument("--grid-point", default="overfit-250")
     parser.add_argument("--grid-init", default="random")
     parser.add_argument("--grid-lams", type=float, nargs="+", default=list(GRID_LAMS))
@@ -258,10 +264,8 @@ def main() -> None:
                 save()
         elif part == "base":
             for size in args.base_sizes:
-                config = sized(
-                    preset(f"scale-{size}", init="base", train_size=args.base_train_size)
-                )
-                section[size] = point(store, config, f"base-{size}", args.seeds)
+                name = "overfit-250-base" + ("" if size == "tiny" else f"-{size}")
+                section[size] = point(store, sized(preset(name)), name, args.seeds)
                 save()
         elif part == "grid":
             base = sized(preset(args.grid_point, init=args.grid_init))

@@ -37,7 +37,7 @@ MODEL_SIZES = {
 # Regimes of the study, each a preset: the small-data, many-epoch regime where the paper says
 # NTP overfits and LLM-JEPA does not (claim II), and the full NL-RX-SYNTH split per model size.
 # eval_size matches what the study measured; pass --eval-size 2000 for the whole test split.
-OVERFIT_SIZES = (250, 1000)
+OVERFIT_SIZES = (250, 500, 1000)
 REGIME_PRESETS = {
     **{
         f"overfit-{n}": dict(train_size=n, eval_size=200, epochs=30, size="tiny")
@@ -48,6 +48,14 @@ REGIME_PRESETS = {
     **{
         f"overfit-{n}-base": dict(train_size=n, eval_size=200, epochs=30, size="tiny", init="base")
         for n in OVERFIT_SIZES
+    },
+    # ... and from larger bases (each pretrained once on the same offline corpus at its size):
+    # does the fine-tuning gain grow with the base?
+    **{
+        f"overfit-250-base-{size}": dict(
+            train_size=250, eval_size=200, epochs=30, size=size, init="base"
+        )
+        for size in ("mini", "small")
     },
     **{
         f"scale-{size}": dict(train_size=8000, eval_size=300, epochs=4, size=size)

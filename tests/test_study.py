@@ -118,6 +118,15 @@ def test_regime_presets_grow_width_and_depth_together():
     named = preset("overfit-250-base")
     assert named.preset == "overfit-250-base"
     assert replace(named, preset="overfit-250") == overfit
+    # the larger bases differ from it only in the model (and its learning rate)
+    for size in ("mini", "small"):
+        bigger = preset(f"overfit-250-base-{size}")
+        hidden, layers, heads, lr = MODEL_SIZES[size]
+        assert (bigger.hidden_size, bigger.num_layers, bigger.num_heads, bigger.lr) == (
+            hidden, layers, heads, lr,
+        )  # fmt: skip
+        model_fields = dict(hidden_size=hidden, num_layers=layers, num_heads=heads, lr=lr)
+        assert replace(named, preset=bigger.preset, **model_fields) == bigger
 
 
 def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
