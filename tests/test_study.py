@@ -173,3 +173,14 @@ def _env():
     import os
 
     return dict(os.environ)
+
+
+def test_the_recorded_tables_in_benchmarks_readme_are_the_committed_json():
+    """Every table of the study in benchmarks/README.md is ``markdown_table`` of a part of
+    benchmarks/results/where_it_helps.json, character for character: no number typed by hand."""
+    recorded = load_study(ROOT / "benchmarks" / "results" / "where_it_helps.json")
+    readme = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    for part, points in recorded.items():
+        table = markdown_table(points)
+        assert table.count("\n") >= 2, f"{part}: no finished point"
+        assert table in readme, f"benchmarks/README.md lacks the {part!r} table of the JSON"
