@@ -122,6 +122,7 @@ class RunStore:
             "cpu_seconds": time.process_time() - cpu0,
             "wall_seconds": time.perf_counter() - wall0,
             "threads": self.threads,
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
             "history": result.history,
         }
         tmp = path.with_suffix(".tmp")

@@ -44,6 +44,8 @@ def build_jepa_model(config: TrainConfig, train_examples: list[Any]) -> JepaMode
                 len(tokenizer) + jepa.k,
                 seed=config.seed,
                 attn_implementation=config.attn_implementation,
+                num_key_value_heads=config.num_key_value_heads,
+                **shape_overrides(config),
             )
         model = model.float()
     else:
@@ -53,6 +55,11 @@ def build_jepa_model(config: TrainConfig, train_examples: list[Any]) -> JepaMode
     if config.lora:
         jm.enable_lora(r=config.lora_r, alpha=2 * config.lora_r)
     return jm
+
+
+def shape_overrides(config: TrainConfig) -> dict[str, int]:
+    """LlamaConfig fields a from-config model sets beyond the tiny family's defaults."""
+    return {"intermediate_size": config.intermediate_size} if config.intermediate_size else {}
 
 
 def _from_hub(config: TrainConfig):

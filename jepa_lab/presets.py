@@ -34,6 +34,22 @@ MODEL_SIZES = {
     "small": (256, 4, 4, 1e-3),
     "medium": (384, 6, 6, 7e-4),
 }
+# The scale curve's GPU points (benchmarks/device_scale.sh), trained from scratch in bf16 with the
+# same 1,024-token vocabulary: a ~100M-parameter model of the same family, and the body of
+# Llama-3.2-1B (its width, depth, 32 query / 8 key-value heads and 8,192-wide MLP, from its public
+# config.json; only the vocabulary is ours, so 0.97B parameters instead of 1.24B). Learning rates
+# shrink with width as above; they are not tuned.
+GPU_MODEL_SIZES = {
+    "100m": dict(hidden_size=768, num_layers=12, num_heads=12, lr=3e-4),
+    "llama-1b-arch": dict(
+        hidden_size=2048,
+        num_layers=16,
+        num_heads=32,
+        num_key_value_heads=8,
+        intermediate_size=8192,
+        lr=1e-4,
+    ),
+}
 # Regimes of the study, each a preset: the small-data, many-epoch regime where the paper says
 # NTP overfits and LLM-JEPA does not (claim II), and the full NL-RX-SYNTH split per model size.
 # eval_size matches what the study measured; pass --eval-size 2000 for the whole test split.
@@ -60,6 +76,10 @@ REGIME_PRESETS = {
     **{
         f"scale-{size}": dict(train_size=8000, eval_size=300, epochs=4, size=size)
         for size in MODEL_SIZES
+    },
+    **{
+        f"scale-{size}": dict(train_size=8000, eval_size=300, epochs=4, size=size, bf16=True)
+        for size in GPU_MODEL_SIZES
     },
 }
 
@@ -93,6 +113,10 @@ class TrainConfig:
     num_layers: int = 2
     num_heads: int = 4
     vocab_size: int = 1024  # of the locally trained tokenizer
+    # From-config models only; None keeps the tiny family's shape (MLP 3 x hidden, one key/value
+    # head per query head). Set for the GPU sizes that copy a published architecture.
+    intermediate_size: int | None = None
+    num_key_value_heads: int | None = None
     dataset: str = "nlrx"  # "nlrx" or "gsm8k"
     data_source: str = "auto"  # see jepa_lab.data.load_dataset
     # GSM8K generator's difficulty (data_source="generated" only); None: difficulty level 1
@@ -205,16 +229,13 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
         )
     elif name in REGIME_PRESETS or name in GSM8K_PRESETS:
         regime = dict(REGIME_PRESETS.get(name) or GSM8K_PRESETS[name])
-        hidden, layers, heads, lr = MODEL_SIZES[regime.pop("size")]
-        config = TrainConfig(
-            preset=name,
-            hidden_size=hidden,
-            num_layers=layers,
-            num_heads=heads,
-            lr=lr,
-            jepa=JepaConfig(k=1, lam=1.0),
-            **regime,
-        )
+        size = regime.pop("size")
+        if size in MODEL_SIZES:
+            hidden, layers, heads, lr = MODEL_SIZES[size]
+            model = dict(hidden_size=hidden, num_layers=layers, num_heads=heads, lr=lr)
+        else:
+            model = GPU_MODEL_SIZES[size]
+        config = TrainConfig(preset=name, jepa=JepaConfig(k=1, lam=1.0), **model, **regime)
     else:
         choices = list(PRESET_NAMES)
         raise ValueError(f"unknown preset {name!r}; expected one of {choices}")

@@ -224,6 +224,12 @@ def summarize_point(ntp: list[dict], jepa: list[dict], seeds: list[int]) -> dict
             "ntp": float(np.mean([r["cpu_seconds"] for r in ntp])),
             "jepa": float(np.mean([r["cpu_seconds"] for r in jepa])),
         },
+        # on a GPU the wall time is the cost (CPU seconds only count the host's work)
+        "wall_seconds_per_arm": {
+            arm: float(np.mean([r.get("wall_seconds", np.nan) for r in records]))
+            for arm, records in (("ntp", ntp), ("jepa", jepa))
+        },
+        "device": jepa[0].get("device", "cpu"),
     }
     for arm, curves in (("ntp", ntp_curves), ("jepa", jepa_curves)):
         entry[f"{arm}_per_seed"] = [

@@ -37,7 +37,7 @@ def tiny_llama_config(
             f"num_heads={num_heads} (grouped-query attention shares each key/value head "
             "among the same number of query heads)"
         )
-    return LlamaConfig(
+    fields = dict(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 3,
@@ -46,8 +46,8 @@ def tiny_llama_config(
         num_key_value_heads=kv_heads,
         max_position_embeddings=1024,
         tie_word_embeddings=True,
-        **extra,
     )
+    return LlamaConfig(**{**fields, **extra})
 
 
 def tiny_llama(

@@ -128,6 +128,15 @@ def check_train_config(cfg: Any) -> None:
     head = cfg.hidden_size / cfg.num_heads
     if head != int(head) or int(head) % 2:  # rotary embeddings rotate pairs of dimensions
         raise f.fail("hidden_size", f"num_heads={cfg.num_heads} times an even head size")
+    f.integer("intermediate_size", 1, optional=True)
+    f.integer("num_key_value_heads", 1, optional=True)
+    kv_heads = cfg.num_key_value_heads
+    if kv_heads is not None and cfg.num_heads % kv_heads:  # grouped-query attention
+        raise f.fail("num_key_value_heads", f"a divisor of num_heads={cfg.num_heads}")
+    if cfg.init == "base" and (cfg.intermediate_size or kv_heads):
+        raise f.fail(  # the cached bases have the tiny family's shape; it would be ignored
+            "init", "'random' with intermediate_size or num_key_value_heads set"
+        )
     f.choice("dataset", ("nlrx", "gsm8k"))
     f.choice("data_source", SOURCES)
     if cfg.data_source == "hub" and cfg.dataset != "gsm8k":

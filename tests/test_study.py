@@ -184,3 +184,75 @@ def test_the_recorded_tables_in_benchmarks_readme_are_the_committed_json():
         table = markdown_table(points)
         assert table.count("\n") >= 2, f"{part}: no finished point"
         assert table in readme, f"benchmarks/README.md lacks the {part!r} table of the JSON"
+
+
+def test_the_gpu_sizes_build_the_published_llama_3_2_1b_body():
+    """scale-llama-1b-arch is Llama-3.2-1B's architecture: given that model's own 128,256-token
+    vocabulary it has exactly the published 1,235,814,400 parameters (counted on the meta device,
+    no memory), and with jepa-lab's tokenizer only the embedding shrinks."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from jepa_lab.build import shape_overrides
+    from jepa_lab.tiny import tiny_llama_config
+
+    config = preset("scale-llama-1b-arch")
+    assert config.bf16 and config.init == "random" and config.train_size == 8000
+
+    def count(vocab: int) -> int:
+        llama = tiny_llama_config(
+            config.hidden_size,
+            config.num_layers,
+            config.num_heads,
+            vocab,
+            num_key_value_heads=config.num_key_value_heads,
+            **shape_overrides(config),
+        )
+        with torch.device("meta"):
+            return sum(p.numel() for p in LlamaForCausalLM(llama).parameters())
+
+    assert count(128_256) == 1_235_814_400
+    assert count(128_256) - count(1_025) == (128_256 - 1_025) * 2048
+    hundred_m = preset("scale-100m")
+    assert 80e6 < 12 * (4 * 768**2 + 3 * 768 * 3 * 768) < 120e6  # the non-embedding body
+    assert (hundred_m.hidden_size, hundred_m.num_layers, hundred_m.bf16) == (768, 12, True)
+
+
+def test_shape_fields_are_checked_and_refused_with_a_base():
+    from jepa_lab.validation import ConfigError
+
+    with pytest.raises(ConfigError, match="num_key_value_heads.*divisor of num_heads=4"):
+        preset("scale-tiny", num_key_value_heads=3)
+    with pytest.raises(ConfigError, match="init.*'random' with intermediate_size"):
+        preset("overfit-250-base", intermediate_size=512)
+    # and the trained model really has the grouped-query shape asked for
+    from jepa_lab.build import build_jepa_model
+    from jepa_lab.tiny import TOY_SIZES
+
+    small = preset("tiny", **TOY_SIZES, num_key_value_heads=2, intermediate_size=40)
+    from jepa_lab.data import load_dataset
+
+    jm = build_jepa_model(small, list(load_dataset("nlrx", "train", "generated", n=20)))
+    layer = jm.model.model.layers[0]
+    assert layer.self_attn.k_proj.out_features == 2 * (32 // 4)
+    assert layer.mlp.up_proj.out_features == 40
+
+
+def test_the_prepared_gpu_script_runs_its_plan_and_keeps_inside_its_budget(tmp_path):
+    """benchmarks/device_scale.sh at SMOKE size on CPU: the same loop of invocations the GPU run
+    makes, each reusing the last (seeds 0, then 0 1), the JSON naming the device; and a spent
+    budget starts nothing."""
+    script = ROOT / "benchmarks" / "device_scale.sh"
+    env = dict(_env(), SMOKE="1", PYTHON=sys.executable, OUT=str(tmp_path / "out"))
+    env["STORE"] = str(tmp_path / "store")
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    entry = load_study(tmp_path / "out" / "where_it_helps_gpu.json")["scale"]["tiny"]
+    assert entry["n_seeds"] == 2 and entry["device"] == "cpu"
+    assert done.stdout.count("done scale-tiny ntp seed 0") == 1  # reused by the second step
+    assert "torch" in (tmp_path / "out" / "environment.txt").read_text()
+
+    env.update(BUDGET="10", OUT=str(tmp_path / "none"))
+    spent = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert "budget spent: stopping before tiny seeds 0" in spent.stdout
+    assert not (tmp_path / "none" / "where_it_helps_gpu.json").exists()
