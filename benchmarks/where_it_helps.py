@@ -307,6 +307,10 @@ def write_figures(results: dict[str, Any], folder: Path) -> None:
         for name, entry in entries(points).items():
             fig = epoch_curves_figure(entry, f"{part}: {name}, held-out accuracy per epoch")
             save_html(fig, folder / f"{part}-{name}-curves.html")
+            if entry.get("ntp_loss_per_epoch"):  # claim II on the held-out loss
+                title = f"{part}: {name}, held-out NTP loss per epoch"
+                fig = epoch_curves_figure(entry, title, metric="eval_ntp_loss")
+                save_html(fig, folder / f"{part}-{name}-loss.html")
     for part in ("scale", "base"):
         if entries(results.get(part, {})):
             save_html(

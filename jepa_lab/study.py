@@ -52,22 +52,32 @@ def entries(part: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {name: e for name, e in part.items() if isinstance(e, Mapping)}
 
 
-def history_records(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The entry's per-epoch accuracies as history records (what ``curves_figure`` draws)."""
+# what the study keeps per epoch: metric name -> the entry's per-arm curves (``ntp<suffix>``)
+PER_EPOCH = {"eval_accuracy": "_per_epoch", "eval_ntp_loss": "_loss_per_epoch"}
+
+
+def history_records(
+    entry: Mapping[str, Any], metric: str = "eval_accuracy"
+) -> list[dict[str, Any]]:
+    """The entry's per-epoch held-out accuracy (or ``eval_ntp_loss``) as history records, what
+    ``curves_figure`` draws."""
+    suffix = PER_EPOCH[metric]
     seeds = entry.get("seeds") or list(range(len(entry["ntp_per_epoch"])))
     records = []
     for arm in ("ntp", "jepa"):
-        for seed, curve in zip(seeds, entry[f"{arm}_per_epoch"], strict=True):
+        for seed, curve in zip(seeds, entry.get(f"{arm}{suffix}") or [], strict=False):
             records += [
-                {"arm": arm, "seed": seed, "epoch": i + 1, "eval_accuracy": acc}
-                for i, acc in enumerate(curve)
+                {"arm": arm, "seed": seed, "epoch": i + 1, metric: value}
+                for i, value in enumerate(curve)
             ]
     return records
 
 
-def epoch_curves_figure(entry: Mapping[str, Any], title: str) -> go.Figure:
-    """Held-out accuracy after every epoch, mean ± 1 std over seeds, per arm."""
-    fig = curves_figure(history_records(entry), "eval_accuracy", title=title)
+def epoch_curves_figure(
+    entry: Mapping[str, Any], title: str, metric: str = "eval_accuracy"
+) -> go.Figure:
+    """Held-out accuracy (or ``eval_ntp_loss``) after every epoch, mean ± 1 std over seeds."""
+    fig = curves_figure(history_records(entry, metric), metric, title=title)
     fig.update_layout(width=None, autosize=True)
     return fig
 
@@ -154,8 +164,9 @@ def markdown_table(part: Mapping[str, Any]) -> str:
     """One row per point: sizes, both arms' final and peak accuracy, gain, p, collapse."""
     rows = [
         "| point | params | seeds | NTP final | JEPA final | JEPA - NTP | p | NTP peak / drop "
-        "| JEPA peak / drop | matched / random cos | eff. rank Pred |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| JEPA peak / drop | held-out loss rise NTP / JEPA (p) | matched / random cos "
+        "| eff. rank Pred |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, e in entries(part).items():
         rows.append(
@@ -165,10 +176,18 @@ def markdown_table(part: Mapping[str, Any]) -> str:
             f"| {e['jepa_mean'] - e['ntp_mean']:+.3f} | {_fmt_p(e['p_value'])} "
             f"| {e['ntp_peak_mean']:.3f} / {e['ntp_drop_mean']:.3f} "
             f"| {e['jepa_peak_mean']:.3f} / {e['jepa_drop_mean']:.3f} "
+            f"| {_loss_rise(e)} "
             f"| {_num(e.get('paired_cos'))} / {_num(e.get('random_cos'))} "
             f"| {_num(e.get('eff_rank_pred'), 1)} |"
         )
     return "\n".join(rows)
+
+
+def _loss_rise(e: Mapping[str, Any]) -> str:
+    if e.get("ntp_loss_rise_mean") is None:
+        return "n/a"
+    rise = f"{e['ntp_loss_rise_mean']:.3f} / {e['jepa_loss_rise_mean']:.3f}"
+    return f"{rise} ({_fmt_p(e['loss_rise_p_value'])})"
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -188,6 +207,34 @@ def significant_points(study: Mapping[str, Any], alpha: float = 0.05, min_seeds:
 
 def accuracies(record: dict[str, Any]) -> list[float]:
     return [float(r.get("eval_accuracy") or 0.0) for r in record["history"]]
+
+
+def held_out_losses(record: dict[str, Any]) -> list[float] | None:
+    """The held-out NTP loss after every epoch (None where a record lacks it)."""
+    losses = [r.get("eval_ntp_loss") for r in record["history"]]
+    return None if any(v is None for v in losses) else [float(v) for v in losses]
+
+
+def loss_overfitting(ntp: list[dict], jepa: list[dict], seeds: list[int]) -> dict[str, Any]:
+    """Claim II measured on the held-out NTP loss rather than on accuracy: each arm's rise from
+    its best epoch to the last (overfitting shows as a rise), and a one-sided paired t-test that
+    the JEPA arm rises less. Empty when the records carry no held-out loss."""
+    curves = {
+        arm: [held_out_losses(r) for r in recs] for arm, recs in (("ntp", ntp), ("jepa", jepa))
+    }
+    if any(c is None for arm_curves in curves.values() for c in arm_curves):
+        return {}
+    out: dict[str, Any] = {}
+    rises = {}
+    for arm, arm_curves in curves.items():
+        rises[arm] = [c[-1] - min(c) for c in arm_curves]
+        out[f"{arm}_loss_per_epoch"] = arm_curves
+        out[f"{arm}_loss_rise_mean"] = float(np.mean(rises[arm]))
+        out[f"{arm}_loss_best_epoch_mean"] = float(np.mean([np.argmin(c) + 1 for c in arm_curves]))
+    # "JEPA > NTP" on the negated rise is "JEPA rises less"
+    less = paired_comparison([-r for r in rises["ntp"]], [-r for r in rises["jepa"]], seeds, "rise")
+    out["loss_rise_p_value"] = less.p_value
+    return out
 
 
 def summarize_point(ntp: list[dict], jepa: list[dict], seeds: list[int]) -> dict[str, Any]:
@@ -244,6 +291,7 @@ def summarize_point(ntp: list[dict], jepa: list[dict], seeds: list[int]) -> dict
         ]
         entry[f"{arm}_peak_mean"] = float(np.mean([max(c) for c in curves]))
         entry[f"{arm}_drop_mean"] = float(np.mean([max(c) - c[-1] for c in curves]))
+    entry.update(loss_overfitting(ntp, jepa, seeds))
     for key in DIAGNOSTICS:
         for arm, records in (("ntp", ntp), ("jepa", jepa)):
             values = [r["history"][-1].get(key) for r in records]

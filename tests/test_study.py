@@ -60,6 +60,38 @@ def test_summarize_point_matches_a_hand_computation():
     assert entry["n_seeds"] == 3 and entry["params"] == 1000
 
 
+def test_held_out_loss_overfitting_matches_a_hand_computation():
+    """Claim II on the held-out loss: rise from each arm's best epoch to the last, and the
+    one-sided paired test that JEPA rises less."""
+
+    def record(losses):
+        history = [
+            {"eval_accuracy": 0.1, "tokens_seen": 10 * (i + 1), "eval_ntp_loss": v}
+            for i, v in enumerate(losses)
+        ]
+        return {"history": history, "params": 10, "cpu_seconds": 1.0}
+
+    ntp_losses = [[2.0, 1.2, 1.5], [2.1, 1.3, 1.45], [1.9, 1.0, 1.4]]  # rises 0.3, 0.15, 0.4
+    jepa_losses = [[2.0, 1.3, 1.35], [2.0, 1.25, 1.3], [1.8, 1.1, 1.2]]  # 0.05, 0.05, 0.1
+    entry = summarize_point(
+        [record(c) for c in ntp_losses], [record(c) for c in jepa_losses], [0, 1, 2]
+    )
+    ntp_rise, jepa_rise = [0.3, 0.15, 0.4], [0.05, 0.05, 0.1]
+    assert entry["ntp_loss_rise_mean"] == pytest.approx(np.mean(ntp_rise))
+    assert entry["jepa_loss_rise_mean"] == pytest.approx(np.mean(jepa_rise))
+    assert entry["ntp_loss_best_epoch_mean"] == 2.0
+    expected = stats.ttest_rel(jepa_rise, ntp_rise, alternative="less").pvalue
+    assert entry["loss_rise_p_value"] == pytest.approx(expected)
+    row = markdown_table({"p": entry}).splitlines()[-1]
+    assert f"| {np.mean(ntp_rise):.3f} / {np.mean(jepa_rise):.3f} ({expected:.3g}) |" in row
+    figure = epoch_curves_figure(entry, "held-out loss", metric="eval_ntp_loss")
+    means = [list(t.y) for t in figure.data if len(t.y) == 3]  # the mean lines, not the bands
+    assert pytest.approx(np.mean(ntp_losses, axis=0).tolist()) in means
+    assert pytest.approx(np.mean(jepa_losses, axis=0).tolist()) in means
+    # records without the held-out loss: the column says so instead of inventing a number
+    assert "loss_rise_p_value" not in summarize_point([_record([0.1])], [_record([0.2])], [0])
+
+
 def _study():
     def point(params, gain, n=3):
         ntp = [_record([0.2, 0.3 + 0.01 * s], params=params) for s in range(n)]
