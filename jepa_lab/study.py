@@ -183,6 +183,29 @@ def markdown_table(part: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def cost_table(study: Mapping[str, Any]) -> str:
+    """What each point cost: mean seconds per arm (CPU on a CPU, wall on a GPU, where CPU
+    seconds only count the host), the JEPA arm's tokens relative to NTP's, and the device."""
+    rows = [
+        "| part | point | device | NTP s / arm | JEPA s / arm | JEPA / NTP tokens |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for part, points in study.items():
+        for name, e in entries(points).items():
+            device = e.get("device", "cpu")
+            kind = "cpu_seconds_per_arm" if device == "cpu" else "wall_seconds_per_arm"
+            seconds = e.get(kind) or {}
+            unit = "CPU" if device == "cpu" else "wall"
+            ntp, jepa = seconds.get("ntp"), seconds.get("jepa")
+            rows.append(
+                f"| {part} | {name} | {device} "
+                f"| {'n/a' if ntp is None else f'{ntp:.0f} {unit}'} "
+                f"| {'n/a' if jepa is None else f'{jepa:.0f} {unit}'} "
+                f"| {_num(e.get('tokens_ratio'), 2)} |"
+            )
+    return "\n".join(rows)
+
+
 def _loss_rise(e: Mapping[str, Any]) -> str:
     if e.get("ntp_loss_rise_mean") is None:
         return "n/a"

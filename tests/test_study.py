@@ -21,6 +21,7 @@ from jepa_lab.study import (
     gain_vs_params_figure,
     history_records,
     load_study,
+    cost_table,
     markdown_table,
     significant_points,
     summarize_point,
@@ -216,6 +217,20 @@ def test_the_recorded_tables_in_benchmarks_readme_are_the_committed_json():
         table = markdown_table(points)
         assert table.count("\n") >= 2, f"{part}: no finished point"
         assert table in readme, f"benchmarks/README.md lacks the {part!r} table of the JSON"
+    assert cost_table(recorded) in readme, "benchmarks/README.md lacks the JSON's cost table"
+
+
+def test_the_cost_table_gives_cpu_seconds_on_a_cpu_and_wall_seconds_on_a_gpu():
+    def point(device, cpu, wall):
+        runs = [
+            {**_record([0.1, 0.2], cpu=cpu, tokens=t), "wall_seconds": wall, "device": device}
+            for t in (100, 150)
+        ]
+        return summarize_point([runs[0]], [runs[1]], [0])
+
+    table = cost_table({"scale": {"tiny": point("cpu", 12.4, 99.0), "1b": point("H200", 3, 61.6)}})
+    assert "| scale | tiny | cpu | 12 CPU | 12 CPU | 1.50 |" in table
+    assert "| scale | 1b | H200 | 62 wall | 62 wall | 1.50 |" in table
 
 
 def test_the_gpu_sizes_build_the_published_llama_3_2_1b_body():
