@@ -396,15 +396,17 @@ def _run(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args)
     _check_compare(args, config)  # before any arm trains, not after
-    compare(
+    flagged = compare(
         config,
         args.seeds,
         args.out,
         resume=args.resume,
         overwrite=args.overwrite,
         progress=progress,
-    )
-    return 0
+    ).flagged
+    if flagged:  # every run finished, but one learned nothing: not a success either
+        print("jepa-lab compare: flagged: " + "; ".join(flagged), file=sys.stderr)
+    return 3 if flagged else 0
 
 
 def _hide_transformers_bars() -> None:
@@ -440,8 +442,8 @@ def _demo(args: argparse.Namespace, progress: bool) -> int:
         + f"Writing {args.out}/",
         flush=True,
     )
-    compare(config, args.seeds, args.out, overwrite=True, progress=progress)
-    return 0
+    comparison = compare(config, args.seeds, args.out, overwrite=True, progress=progress)
+    return 3 if comparison.flagged else 0
 
 
 if __name__ == "__main__":

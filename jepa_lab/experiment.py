@@ -57,6 +57,8 @@ class Comparison:
     t_statistic: float
     p_value: float
     per_epoch: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    # runs that finished but learned nothing (the loss stayed at ln V): "<arm> seed <s>: why"
+    flagged: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +78,7 @@ class Comparison:
                 arm: {str(s): v for s, v in by_seed.items()}
                 for arm, by_seed in self.per_epoch.items()
             },
+            "flagged": self.flagged,
         }
 
     def markdown(self) -> str:
@@ -309,6 +312,7 @@ def compare(
     finals: dict[str, list[float]] = {arm: [] for arm in ARMS}
     per_epoch: dict[str, dict[int, list[float]]] = {arm: {} for arm in ARMS}
     records: list[dict[str, Any]] = []
+    flagged: list[str] = []
     runs = len(seeds) * len(ARMS)
     tracker = RunProgress(runs, config.epochs, estimate_seconds(config, runs), live=progress)
     for seed in seeds:
@@ -331,8 +335,11 @@ def compare(
             finals[arm].append(float(values[-1]))
             per_epoch[arm][seed] = [float(v) for v in values]
             records += run.history
+            if run.diverged:
+                flagged.append(f"{arm} seed {seed}: {run.diverged}")
     comparison = paired_comparison(finals["ntp"], finals["jepa"], list(seeds), metric)
     comparison.per_epoch = per_epoch
+    comparison.flagged = flagged
     all_history = History(out_dir / "history.jsonl")
     all_history.path.unlink(missing_ok=True)
     for record in records:

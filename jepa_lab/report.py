@@ -162,6 +162,8 @@ def result_lines(comparison, history, config, out_dir: str | os.PathLike) -> lis
         f"seeds {seeds}.",
         "result: " + verdict_sentence(comparison),
     ]
+    for flag in getattr(comparison, "flagged", []):  # its accuracy is in the table, but
+        lines.append(f"flagged: {flag}")  # a run that learned nothing makes the verdict moot
     collapse = collapse_sentence(history)
     if collapse:
         lines.append("collapse: " + collapse[0].upper() + collapse[1:])

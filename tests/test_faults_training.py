@@ -438,3 +438,19 @@ def test_warmup_steps_rounds_up_and_rejects_ratios_outside_0_1():
     assert [warmup_steps(r, 12) for r in (0.0, 0.05, 0.5, 1.0)] == [0, 1, 6, 12]
     with pytest.raises(ValueError, match=r"warmup_ratio.*\[0, 1\], got 1.5"):
         warmup_steps(1.5, 12)
+
+
+def test_compare_with_an_arm_stuck_at_ln_v_names_it_and_exits_non_zero(tmp_path, capsys):
+    """Both arms finish, but at lr 1e-9 neither learns: compare reports the flagged runs in its
+    result, in comparison.json and on stderr, and exits 3 as train does, instead of presenting
+    a verdict between two models that learned nothing."""
+    out = tmp_path / "compare"
+    sizes = CLI_SIZES + ["--batch-size", "4"]  # 2 x 12 updates: past STUCK_AFTER_STEPS = 20
+    code = main(["compare", "--out", str(out), "--seeds", "0", "--lr", "1e-9", *sizes])
+    assert code == 3
+    captured = capsys.readouterr()
+    assert "jepa-lab compare: flagged: ntp seed 0: epoch 2: the NTP loss never fell" in captured.err
+    assert "; jepa seed 0: epoch 2: the NTP loss never fell" in captured.err
+    assert "flagged: jepa seed 0: epoch 2: the NTP loss never fell" in captured.out
+    saved = json.loads((out / "comparison.json").read_text())
+    assert [f.split(":")[0] for f in saved["flagged"]] == ["ntp seed 0", "jepa seed 0"]
