@@ -4,7 +4,8 @@ Every point is one of jepa-lab's named presets (``jepa_lab.presets.REGIME_PRESET
 both arms over several seeds on the real NL-RX-SYNTH split (LLM-JEPA's 8,000 / 2,000), so any
 point reproduces with one command, e.g.
 
-    jepa-lab compare --preset overfit-250 --seeds 0 1 2            # + --init base
+    jepa-lab compare --preset overfit-250-base --seeds 0 1 2 3 4   # the significant point
+    jepa-lab compare --preset overfit-250-base-mini --seeds 0 1 2   # the same from a larger base
     jepa-lab compare --preset scale-small --seeds 0 1 2
 
 Parts (run in the order given, each reusing every run an earlier invocation finished):
@@ -12,7 +13,8 @@ Parts (run in the order given, each reusing every run an earlier invocation fini
   overfit   small training sets trained for many epochs (claim II: NTP peaks and falls, JEPA
             keeps improving), from random init and from the pretrained base
   scale     model sizes from the tiny preset upward on the full training split, from scratch,
-            with the collapse diagnostics per size
+            with the collapse diagnostics per size (the GPU sizes 100m and llama-1b-arch run
+            the same way from benchmarks/device_scale.sh)
   base      the favourable regime (250 pairs, 30 epochs) fine-tuned from the package's
             pretrained bases of several sizes: does the gain grow with the base?
   grid      the paper's grid (lam x k; by default the cross through lam=1, k=1), InfoNCE, and
