@@ -209,6 +209,11 @@ def main() -> None:
         help="cross: every lam at k=1 plus every k at lam=1 (what 2 CPU cores afford); "
         "product: every (lam, k) pair, the paper's full grid",
     )
+    parser.add_argument(
+        "--grid-section",
+        default="grid",
+        help="the JSON key the grid is stored under, so grids at two points share one file",
+    )
     parser.add_argument("--grid-infonce-lams", type=float, nargs="+", default=[0.5, 1.0])
     parser.add_argument("--loss-dropouts", type=float, nargs="+", default=list(LOSS_DROPOUTS))
     parser.add_argument("--epochs", type=int, help="override every preset's epochs (smoke)")
@@ -252,7 +257,7 @@ def main() -> None:
 
     for part in args.parts:
         print(f"\n=== {part}", flush=True)
-        section = results.setdefault(part, {})
+        section = results.setdefault(args.grid_section if part == "grid" else part, {})
         if part == "overfit":
             for init in args.inits:
                 for n in args.overfit_sizes:
@@ -281,7 +286,10 @@ def main() -> None:
                 grid += [(1.0, k) for k in args.grid_ks if (1.0, k) not in grid]
             variants = {f"lam{lam:g}-k{k}": dict(lam=lam, k=k) for lam, k in grid}
             variants.update(
-                {f"infonce-lam{lam:g}": dict(distance="infonce", lam=lam) for lam in (0.5, 1.0)}
+                {
+                    f"infonce-lam{lam:g}": dict(distance="infonce", lam=lam)
+                    for lam in args.grid_infonce_lams
+                }
             )
             variants.update({f"ld{ld:g}": dict(loss_dropout=ld) for ld in args.loss_dropouts})
             for name, jepa in variants.items():

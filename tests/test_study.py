@@ -17,11 +17,11 @@ from scipy import stats
 from jepa_lab.presets import MODEL_SIZES, PRESET_NAMES, REGIME_PRESETS, preset
 from jepa_lab.study import (
     collapse_vs_params_figure,
+    cost_table,
     epoch_curves_figure,
     gain_vs_params_figure,
     history_records,
     load_study,
-    cost_table,
     markdown_table,
     significant_points,
     summarize_point,
@@ -200,6 +200,16 @@ def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
     assert len(list((tmp_path / "runs" / "runs").glob("*.json"))) == trained
     assert load_study(tmp_path / "where.json") == study
     assert not math.isnan(entry["tokens_ratio"])
+    assert sorted(study["grid"]) == [  # exactly the variants asked for
+        "infonce-lam0.5", "lam1-k0", "lam1-k1", "ld0.5", "point",
+    ]  # fmt: skip
+    # a second grid goes under its own key beside the first, which stays
+    again = cmd[: cmd.index("--parts")] + ["--parts", "grid", "--grid-section", "grid_again"]
+    again += ["--reuse-only"] + cmd[cmd.index("--parts") + 3 :]
+    third = subprocess.run(again, capture_output=True, text=True, env=_env())
+    assert third.returncode == 0, third.stderr[-3000:]
+    both = load_study(tmp_path / "where.json")
+    assert both["grid_again"] == both["grid"] == study["grid"]
 
 
 def _env():
