@@ -82,8 +82,11 @@ class RunStore:
 
     def find(self, config: TrainConfig, arm: str) -> dict[str, Any] | None:
         """A finished run of this arm whose configuration agrees on every field both know
-        (fields added to TrainConfig since it ran, at their defaults, do not orphan it)."""
+        (fields added to TrainConfig since it ran, at their defaults, do not orphan it). The
+        preset's name is only a label: ``overfit-250 --init base`` and ``overfit-250-base`` are
+        the same run."""
         wanted = _flat(config.with_arm(arm).to_dict())
+        wanted.pop("preset")
         for record in self._records:
             if record["arm"] != arm or record.get("data", "nlrx-llm-jepa") != self.data_name:
                 continue

@@ -313,3 +313,26 @@ def test_the_prepared_gpu_script_runs_its_plan_and_keeps_inside_its_budget(tmp_p
     spent = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, cwd=ROOT)
     assert "budget spent: stopping before tiny seeds 0" in spent.stdout
     assert not (tmp_path / "none" / "where_it_helps_gpu.json").exists()
+
+
+def test_the_run_store_treats_the_preset_name_as_a_label(tmp_path):
+    """A run recorded as ``overfit-250`` with ``init="base"`` is the same run as the named
+    preset ``overfit-250-base`` (the base part reuses the overfit part's runs); a run that
+    differs in any real field is not, and a record from before a field existed still matches."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "where_it_helps", ROOT / "benchmarks" / "where_it_helps.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    recorded = preset("overfit-250", init="base").with_arm("ntp").to_dict()
+    del recorded["num_key_value_heads"]  # as written before the field existed
+    (tmp_path / "runs").mkdir()
+    record = {"arm": "ntp", "config": recorded, "data": "nlrx-llm-jepa", "label": "x"}
+    (tmp_path / "runs" / "old.json").write_text(json.dumps(record))
+    store = module.RunStore(tmp_path, Path("unused"), threads=1, reuse_only=True)
+    assert store.find(preset("overfit-250-base"), "ntp")["label"] == "x"
+    assert store.find(preset("overfit-250-base"), "jepa") is None  # the other arm
+    assert store.find(preset("overfit-250-base", lr=1e-3), "ntp") is None
+    assert store.find(preset("overfit-250"), "ntp") is None  # random init is another run
