@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .data.records import text_and_code
 from .generation import decode_all, generate_greedy
 from .geometry import VIEWS, Embeddings, effective_rank, paired_cosine, random_pair_cosine
 from .losses import objective
@@ -130,21 +131,7 @@ def evaluate(
 
 
 def _pair_strings(pair: Any, i: int) -> tuple[str, str]:
-    """(text, code) from a tuple or from an object with .text / .code."""
-    if isinstance(pair, (tuple, list)) and len(pair) == 2:
-        text, code = pair
-    elif hasattr(pair, "text") and hasattr(pair, "code"):
-        text, code = pair.text, pair.code
-    else:
-        raise TypeError(
-            f"pairs[{i}]: expected a (text, code) tuple or an object with .text and .code, "
-            f"got {type(pair).__name__}"
-        )
-    if not isinstance(text, str) or not isinstance(code, str):
-        raise TypeError(
-            f"pairs[{i}]: text and code must be str, got "
-            f"{type(text).__name__} and {type(code).__name__}"
-        )
+    text, code, _ = text_and_code(pair, i)
     return text, code
 
 

@@ -18,6 +18,7 @@ import torch
 
 from . import plots
 from .config import JepaConfig
+from .data.records import text_and_code
 from .geometry import VIEWS
 from .masks import IGNORE_INDEX, NO_SEGMENT, block_mask
 from .model import JepaModel
@@ -106,14 +107,8 @@ def default_tokenizer(pairs: Sequence[Any], vocab_size: int = 300):
 
 
 def _pair_strings(pair: Any, i: int) -> tuple[str, str]:
-    if isinstance(pair, (tuple, list)) and len(pair) == 2:
-        return str(pair[0]), str(pair[1])
-    if hasattr(pair, "text") and hasattr(pair, "code"):
-        return str(pair.text), str(pair.code)
-    raise TypeError(
-        f"pairs[{i}]: expected a (text, code) tuple or an object with .text and .code, "
-        f"got {type(pair).__name__}"
-    )
+    text, code, _ = text_and_code(pair, i)
+    return text, code
 
 
 def padded_example(pairs: Sequence[Any], tokenizer: Any, look_at: int = 50) -> int:

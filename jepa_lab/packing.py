@@ -24,6 +24,7 @@ import torch
 
 from .chat import ChatPieces, chat_pieces, special_token_ids
 from .config import JepaConfig
+from .data.records import text_and_code
 from .masks import IGNORE_INDEX, Segment, pack_rows
 
 LAYOUTS = ("packed", "official_3row", "official_2row")
@@ -57,20 +58,8 @@ class _PairLayout:
 
 
 def _text_and_code(item: Any, index: int) -> tuple[str, str, str | None]:
-    if isinstance(item, (tuple, list)) and len(item) == 2:
-        text, code, system = item[0], item[1], None
-    elif hasattr(item, "text") and hasattr(item, "code"):
-        text, code, system = item.text, item.code, getattr(item, "system", None)
-    else:
-        raise TypeError(
-            f"pair {index}: expected a (text, code) tuple or an object with .text and .code, "
-            f"got {type(item).__name__}"
-        )
+    text, code, system = text_and_code(item, index)
     for view, value in (("text", text), ("code", code)):
-        if not isinstance(value, str):
-            raise TypeError(
-                f"pair {index}: {view} view must be a string, got {type(value).__name__}"
-            )
         if not value.strip():
             raise ValueError(f"pair {index}: the {view} view is empty")
     return text.strip(), code.strip(), system

@@ -397,7 +397,7 @@ def test_extract_embeddings_skips_overlong_pairs_with_a_warning(tiny_jepa, pairs
 
 def test_extract_embeddings_rejects_bad_pairs(tiny_jepa):
     jm = tiny_jepa(k=1)
-    with pytest.raises(TypeError, match=r"pairs\[1\]"):
+    with pytest.raises(TypeError, match=r"pair 1: expected a \(text, code\) tuple"):
         extract_embeddings(jm, [("a", "b"), 42], progress=False)
     with pytest.raises(ValueError, match="empty"):
         extract_embeddings(jm, [], progress=False)

@@ -93,6 +93,19 @@ def test_bad_input_is_named():
         jm.build_batch([PAIRS[0], ("a text", "   ")])
     with pytest.raises(TypeError, match="pair 0"):
         jm.build_batch([42])
+    # every entry point reads a pair the same way (jepa_lab.data.records.text_and_code), so a
+    # non-string view fails with the same message, naming the pair, in each of them
+    from jepa_lab.evaluate import extract_embeddings
+    from jepa_lab.mask_view import default_tokenizer
+
+    bad = [PAIRS[0], ("a text", 7)]
+    for entry in (
+        jm.build_batch,
+        lambda pairs: extract_embeddings(jm, pairs, progress=False),
+        default_tokenizer,
+    ):
+        with pytest.raises(TypeError, match="pair 1: code view must be a string, got int"):
+            entry(bad)
     long_pair = ("lines with a vowel " * 60, "x")
     with pytest.warns(UserWarning, match=r"1 of 3 pairs exceed max_length=100.*'batch position 1'"):
         batch = jm.build_batch([PAIRS[0], long_pair, PAIRS[2]])

@@ -152,7 +152,7 @@ def test_mask_view_names_bad_input():
         mask_view(PAIRS, 0, k=17)
     with pytest.raises(ValueError, match="padding_side='middle'"):
         mask_view(PAIRS, 0, padding_side="middle")
-    with pytest.raises(TypeError, match="pairs\\[1\\]"):
+    with pytest.raises(TypeError, match="pair 1: expected a \\(text, code\\) tuple"):
         mask_view([PAIRS[0], 42], 0)
 
 

@@ -31,10 +31,11 @@ from jepa_lab.data.gsm8k import (
 )
 from jepa_lab.data.gsm8k import strip_calculator_notes as _strip_notes
 from jepa_lab.data.nlrx import load_nlrx_chat, load_nlrx_original
-from jepa_lab.data.records import GSM8K_SYSTEM_PROMPT, NLRX_SYSTEM_PROMPT, Example
+from jepa_lab.data.records import GSM8K_SYSTEM_PROMPT, NLRX_SYSTEM_PROMPT, Example, text_and_code
 
 __all__ = [
     "Example",
+    "text_and_code",
     "Dataset",
     "DataFormatError",
     "ChecksumError",

@@ -34,3 +34,27 @@ class Example:
         turns.append({"role": "user", "content": self.text})
         turns.append({"role": "assistant", "content": self.code})
         return turns
+
+
+def text_and_code(item: object, index: int) -> tuple[str, str, str | None]:
+    """(text, code, system) of one pair: a ``(text, code)`` tuple or list, or an object with
+    ``.text`` and ``.code`` (an :class:`Example`, any record) and optionally ``.system``.
+
+    The one place every entry point (packing, embedding extraction, the mask explorer) reads a
+    pair, so a bad pair fails with the same message, naming its index, wherever it is passed.
+    """
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        text, code, system = item[0], item[1], None
+    elif hasattr(item, "text") and hasattr(item, "code"):
+        text, code, system = item.text, item.code, getattr(item, "system", None)
+    else:
+        raise TypeError(
+            f"pair {index}: expected a (text, code) tuple or an object with .text and .code, "
+            f"got {type(item).__name__}"
+        )
+    for view, value in (("text", text), ("code", code)):
+        if not isinstance(value, str):
+            raise TypeError(
+                f"pair {index}: {view} view must be a string, got {type(value).__name__}"
+            )
+    return text, code, system
