@@ -160,20 +160,42 @@ def _fmt_p(p: float | None) -> str:
     return "n/a" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3g}"
 
 
+def holm_adjusted(p_values: list[float | None]) -> list[float]:
+    """Holm's step-down adjustment of one family of p-values (NaN / None stay NaN).
+
+    The i-th smallest of m tested p-values becomes max over j <= i of min(1, (m - j + 1) p_(j)),
+    so "adjusted p < alpha" controls the chance of any false "JEPA helps" in the family at alpha.
+    A table of many points tested at once (the grid's 20 lam x k pairs) needs it: at p < 0.05
+    one point in twenty passes by chance alone.
+    """
+    values = [math.nan if p is None else float(p) for p in p_values]
+    tested = sorted((p, i) for i, p in enumerate(values) if not math.isnan(p))
+    adjusted = [math.nan] * len(values)
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
 def markdown_table(part: Mapping[str, Any]) -> str:
-    """One row per point: sizes, both arms' final and peak accuracy, gain, p, collapse."""
+    """One row per point: sizes, both arms' final and peak accuracy, gain, p (raw, and Holm's
+    adjustment over the table's points as one family), held-out loss rise, collapse."""
+    points = entries(part)
+    holm = holm_adjusted([e.get("p_value") for e in points.values()])
     rows = [
-        "| point | params | seeds | NTP final | JEPA final | JEPA - NTP | p | NTP peak / drop "
-        "| JEPA peak / drop | held-out loss rise NTP / JEPA (p) | matched / random cos "
-        "| eff. rank Pred |",
+        "| point | params | seeds | NTP final | JEPA final | JEPA - NTP | p (Holm) "
+        "| NTP peak / drop | JEPA peak / drop | held-out loss rise NTP / JEPA (p) "
+        "| matched / random cos | eff. rank Pred |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, e in entries(part).items():
+    for (name, e), p_holm in zip(points.items(), holm, strict=True):
+        p = _fmt_p(e["p_value"]) + ("" if math.isnan(p_holm) else f" ({_fmt_p(p_holm)})")
         rows.append(
             f"| {name} | {e['params'] / 1e6:.2f}M | {e['n_seeds']} "
             f"| {e['ntp_mean']:.3f} ± {e['ntp_std']:.3f} "
             f"| {e['jepa_mean']:.3f} ± {e['jepa_std']:.3f} "
-            f"| {e['jepa_mean'] - e['ntp_mean']:+.3f} | {_fmt_p(e['p_value'])} "
+            f"| {e['jepa_mean'] - e['ntp_mean']:+.3f} | {p} "
             f"| {e['ntp_peak_mean']:.3f} / {e['ntp_drop_mean']:.3f} "
             f"| {e['jepa_peak_mean']:.3f} / {e['jepa_drop_mean']:.3f} "
             f"| {_loss_rise(e)} "
@@ -217,13 +239,19 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def significant_points(study: Mapping[str, Any], alpha: float = 0.05, min_seeds: int = 5):
-    """(part, point) pairs where JEPA beats NTP: one-sided paired p < alpha over >= min_seeds."""
+def significant_points(
+    study: Mapping[str, Any], alpha: float = 0.05, min_seeds: int = 5, holm: bool = False
+):
+    """(part, point) pairs where JEPA beats NTP: one-sided paired p < alpha over >= min_seeds.
+
+    ``holm=True`` uses Holm's adjusted p instead, each part taken as one family (the points
+    with >= min_seeds), so a part that tests many points does not pass some by chance."""
     found = []
     for part, points in study.items():
-        for name, e in entries(points).items():
-            p = e.get("p_value")
-            if p is not None and not math.isnan(p) and p < alpha and e["n_seeds"] >= min_seeds:
+        eligible = {n: e for n, e in entries(points).items() if e["n_seeds"] >= min_seeds}
+        raw = [e.get("p_value") for e in eligible.values()]
+        for name, p in zip(eligible, holm_adjusted(raw) if holm else raw, strict=True):
+            if p is not None and not math.isnan(p) and p < alpha:
                 found.append((part, name))
     return found
 

@@ -21,6 +21,7 @@ from jepa_lab.study import (
     epoch_curves_figure,
     gain_vs_params_figure,
     history_records,
+    holm_adjusted,
     load_study,
     markdown_table,
     significant_points,
@@ -126,6 +127,49 @@ def test_figures_and_tables_draw_what_the_study_holds(tmp_path):
     table = markdown_table(loaded["scale"])
     assert table.count("\n") == 2 + 3 - 1 and "| tiny | 0.40M | 3 |" in table
     assert significant_points(loaded) == [("grid", "lam1-k1")]  # 5 seeds, consistent gain
+
+
+def test_holm_adjustment_matches_its_definition_and_a_worked_example():
+    # worked by hand: sorted 0.005 (x4 = 0.02), 0.01 (x3 = 0.03), 0.03 (x2 = 0.06),
+    # 0.04 (x1 = 0.04, raised to 0.06 to stay monotone); NaN is untested and stays NaN
+    adjusted = holm_adjusted([0.01, 0.04, math.nan, 0.03, 0.005])
+    assert adjusted[:2] == pytest.approx([0.03, 0.06]) and math.isnan(adjusted[2])
+    assert adjusted[3:] == pytest.approx([0.06, 0.02])
+    assert holm_adjusted([0.6, 0.7]) == pytest.approx([1.0, 1.0])  # capped at 1
+    # the step-down rule, from its definition, on random families: p_(i) rejected at alpha iff
+    # every p_(j), j <= i, is below alpha / (m - j + 1)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        p = rng.uniform(0, 0.2, size=rng.integers(1, 12)).tolist()
+        adjusted = holm_adjusted(p)
+        order = np.argsort(p)
+        rejected, still = set(), True
+        for rank, i in enumerate(order):
+            still = still and p[i] < 0.05 / (len(p) - rank)
+            if still:
+                rejected.add(int(i))
+        assert {i for i, a in enumerate(adjusted) if a < 0.05} == rejected
+
+
+def test_significant_points_with_holm_treats_each_part_as_one_family():
+    # twenty grid points with the same modest gain: each passes alone, none survives Holm;
+    # one strong point in a family of its own survives both
+    def point(gain, spread):
+        ntp = [_record([0.3 + 0.01 * s]) for s in range(5)]
+        jepa = [_record([0.3 + 0.01 * s + gain + spread * (s % 2)]) for s in range(5)]
+        return summarize_point(ntp, jepa, list(range(5)))
+
+    modest = point(0.02, 0.03)
+    assert 0.05 / 20 < modest["p_value"] < 0.05
+    study = {
+        "grid": {"point": "x", **{f"lam{i}": modest for i in range(20)}},
+        "base": {"tiny": point(0.05, 0.001)},
+    }
+    assert len(significant_points(study)) == 21
+    assert significant_points(study, holm=True) == [("base", "tiny")]
+    row = markdown_table(study["grid"]).splitlines()[-1]
+    # equal p-values: every one is adjusted by the family's size
+    assert f"| {modest['p_value']:.3g} ({min(1.0, 20 * modest['p_value']):.3g}) |" in row
 
 
 def test_load_study_names_the_point_that_is_incomplete(tmp_path):
