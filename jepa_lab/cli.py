@@ -152,7 +152,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--save-every", type=int, help="optimizer steps between checkpoints")
+    parser.add_argument("--save-every", type=int, help="steps between checkpoints; 0: none")
     parser.add_argument("--lora", action="store_true")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--k", type=int, help="predictor tokens (0..16)")

@@ -138,7 +138,9 @@ class TrainConfig:
     max_new_tokens: int = 48
     eval_batch_size: int = 64
     seed: int = 0
-    save_every: int | None = None  # optimizer steps between checkpoints; None: each epoch
+    # optimizer steps between checkpoints; None: each epoch; 0: none (only final/, no resume;
+    # for runs that are cheaper to redo than to checkpoint, like the study's)
+    save_every: int | None = None
     attn_implementation: str = "sdpa"
     trust_remote_code: bool = False
     jepa: JepaConfig = field(default_factory=JepaConfig)

@@ -97,7 +97,7 @@ def training_arguments(config: TrainConfig, run_dir: Path, progress: bool) -> Tr
         bf16=config.bf16 and on_gpu,
         seed=config.seed,
         data_seed=config.seed,
-        save_strategy="steps" if save_steps else "epoch",
+        save_strategy="no" if save_steps == 0 else "steps" if save_steps else "epoch",
         save_steps=save_steps or 500,
         save_total_limit=None,  # rotate_checkpoints keeps SAVE_TOTAL_LIMIT verified ones
         logging_steps=10,

@@ -155,7 +155,7 @@ def check_train_config(cfg: Any) -> None:
     for name in ("bf16", "lora", "trust_remote_code"):
         f.flag(name)
     f.integer("seed", 0, SEED_MAX)
-    f.integer("save_every", 1, optional=True)
+    f.integer("save_every", 0, optional=True)  # 0: no checkpoints, final/ only
     f.choice("attn_implementation", ATTENTION)
 
 

@@ -378,5 +378,7 @@ def test_the_run_store_treats_the_preset_name_as_a_label(tmp_path):
     store = module.RunStore(tmp_path, Path("unused"), threads=1, reuse_only=True)
     assert store.find(preset("overfit-250-base"), "ntp")["label"] == "x"
     assert store.find(preset("overfit-250-base"), "jepa") is None  # the other arm
+    # how often a run checkpoints does not change what it trains (the store trains with none)
+    assert store.find(preset("overfit-250-base", save_every=0), "ntp")["label"] == "x"
     assert store.find(preset("overfit-250-base", lr=1e-3), "ntp") is None
     assert store.find(preset("overfit-250"), "ntp") is None  # random init is another run

@@ -164,6 +164,21 @@ def test_non_finite_loss_stops_naming_step_and_batch(tmp_path):
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
+def test_save_every_zero_writes_no_checkpoint_and_trains_the_same_weights(tmp_path):
+    # checkpoints are a side effect: turning them off must not change what is trained
+    train(small_config(epochs=2), tmp_path / "a", "jepa", progress=False)
+    without = train(small_config(epochs=2, save_every=0), tmp_path / "b", "jepa", progress=False)
+    assert list((tmp_path / "a").glob("checkpoint-*")), "the reference run should checkpoint"
+    assert not list((tmp_path / "b").glob("checkpoint-*"))
+    assert (tmp_path / "b" / "final" / "model.safetensors").is_file()
+    assert [r["epoch"] for r in without.history] == [1, 2]
+    a = load_file(str(tmp_path / "a" / "final" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "final" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="save_every"):
+        small_config(save_every=-1)
+
+
 TRAIN_SCRIPT = """
 import os, signal, sys
 import torch
