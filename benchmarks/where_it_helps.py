@@ -233,6 +233,11 @@ def main() -> None:
     )
     parser.add_argument("--figures", help="write the study's figures (HTML) into this folder")
     parser.add_argument(
+        "--update-readme",
+        metavar="README",
+        help="rewrite the study's tables and findings in this markdown file from the --json file",
+    )
+    parser.add_argument(
         "--reuse-only",
         action="store_true",
         help="train nothing: summarise the seeds whose two arms are finished, skip the rest",
@@ -308,6 +313,8 @@ def main() -> None:
     save()
     if args.figures:
         write_figures(results, Path(args.figures))
+    if args.update_readme:
+        update_readme(Path(args.update_readme), results)
 
 
 def write_figures(results: dict[str, Any], folder: Path) -> None:
@@ -339,6 +346,36 @@ def write_figures(results: dict[str, Any], folder: Path) -> None:
                 folder / f"{part}-collapse.html",
             )
     print(f"figures: {folder}/")
+
+
+def update_readme(readme: Path, results: dict[str, Any]) -> None:
+    """Put the study's tables (``<!-- table:PART -->``, ``<!-- table:cost -->``) and findings
+    (between ``<!-- findings -->`` and ``<!-- /findings -->``) into ``readme``, from the JSON:
+    the README's numbers are never typed by hand, and tests check they match the JSON."""
+    import re
+
+    from jepa_lab.findings import study_findings
+    from jepa_lab.study import cost_table, markdown_table
+
+    text = readme.read_text(encoding="utf-8")
+
+    def table(match: re.Match) -> str:
+        name = match.group(1)
+        if name != "cost" and name not in results:
+            raise SystemExit(f"{readme}: table:{name} has no part {name!r} in the JSON")
+        body = cost_table(results) if name == "cost" else markdown_table(results[name])
+        return f"<!-- table:{name} -->\n\n{body}\n"
+
+    text = re.sub(r"<!-- table:(\w+) -->\n\n(?:\|.*\n)*", table, text)
+    start, end = "<!-- findings -->\n", "<!-- /findings -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"{readme}: no '<!-- findings -->' ... '<!-- /findings -->' block")
+    head, rest = text.split(start, 1)
+    text = head + start + study_findings(results) + "\n" + end + rest.split(end, 1)[1]
+    tmp = readme.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, readme)
+    print(f"updated {readme}")
 
 
 if __name__ == "__main__":

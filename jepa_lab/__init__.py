@@ -10,8 +10,8 @@ same table, finds no import circle, and keeps every module under 450 lines)::
     10  widgets        widgets                        ipywidgets wiring only
      9  explorers      explore, mask_view             the explorers' logic, no widgets
      8  experiments    experiment, runner, report,    both arms, seeds, the background run,
-                       study, cost                    the HTML report, the recorded study,
-                                                      what one step costs
+                       study, findings, cost          the HTML report, the recorded study and
+                                                      its findings in words, what a step costs
      7  plots          plots, plot_style              plotly figures from arrays and records
      6  train          train, trainer, guards,        the Trainer, divergence guards, verified
                        checkpoints, rundir, build,    checkpoints, run directories; a config's

@@ -23,7 +23,7 @@ FLOORS: dict[int, tuple[str, ...]] = {
     5: ("evaluate", "gsm8k_real"),  # generation + scores + embeddings of a model
     6: ("base", "build", "guards", "rundir", "checkpoints", "trainer", "train"),
     7: ("plots", "plot_style"),  # figures from arrays and records
-    8: ("report", "experiment", "runner", "study", "cost"),
+    8: ("report", "experiment", "runner", "study", "findings", "cost"),
     9: ("mask_view", "explore"),  # the explorers' logic, no widgets
     10: ("widgets",),
     11: ("cli", "__main__"),
