@@ -17,8 +17,8 @@ Parts (run in the order given, each reusing every run an earlier invocation fini
             the same way from benchmarks/device_scale.sh)
   base      the favourable regime (250 pairs, 30 epochs) fine-tuned from the package's
             pretrained bases of several sizes: does the gain grow with the base?
-  grid      the paper's grid (lam x k; by default the cross through lam=1, k=1), InfoNCE, and
-            loss dropout, at one chosen point
+  grid      the paper's grid (lam x k; by default the cross through lam=1, k=1), InfoNCE,
+            loss dropout, and both arms at other learning rates, at one chosen point
 
     python benchmarks/where_it_helps.py --parts overfit --json where.json
     python benchmarks/where_it_helps.py --parts grid --grid-point overfit-250 --seeds 0
@@ -55,6 +55,9 @@ PARTS = ("overfit", "scale", "base", "grid")
 GRID_LAMS = (0.5, 1.0, 2.0, 4.0)
 GRID_KS = (0, 1, 2, 3, 4)
 LOSS_DROPOUTS = (0.0, 0.5, 0.75)
+# the learning rate, both arms moved together: a doubling ladder (as the paper's is) around the
+# preset's own rate, so a JEPA gain cannot be NTP's learning rate being off
+GRID_LR_FACTORS = (0.25, 0.5, 2.0)
 
 
 def nlrx_split(train_size: int, eval_size: int, data_dir: Path | None):
@@ -223,6 +226,13 @@ def main() -> None:
     )
     parser.add_argument("--grid-infonce-lams", type=float, nargs="+", default=[0.5, 1.0])
     parser.add_argument("--loss-dropouts", type=float, nargs="+", default=list(LOSS_DROPOUTS))
+    parser.add_argument(
+        "--grid-lr-factors",
+        type=float,
+        nargs="*",
+        default=list(GRID_LR_FACTORS),
+        help="learning rates (x the preset's) at which both arms are run again at lam=1, k=1",
+    )
     parser.add_argument("--epochs", type=int, help="override every preset's epochs (smoke)")
     parser.add_argument("--train-size", type=int, help="override every train size (smoke)")
     parser.add_argument("--eval-size", type=int, help="override every eval size (smoke)")
@@ -309,6 +319,11 @@ def main() -> None:
                 section[name] = point(
                     store, config, f"grid-{label}-{name}", args.seeds, ntp_config=base
                 )
+                save()
+            for factor in args.grid_lr_factors:  # both arms at the other rate
+                config = replace(base, lr=base.lr * factor)
+                name = f"lr{factor:g}x"
+                section[name] = point(store, config, f"grid-{label}-{name}", args.seeds)
                 save()
     save()
     if args.figures:

@@ -278,6 +278,18 @@ def _grid(grid: Mapping[str, Any], grid_random: Mapping[str, Any]) -> list[str]:
             )
             + "."
         )
+    rates = {float(k[2:-1]): v for k, v in points.items() if k.startswith("lr") and k[-1] == "x"}
+    if rates and "lam1-k1" in pairs:
+        rates[1.0] = pairs["lam1-k1"]
+        order = sorted(rates)
+        ntp_best = max(order, key=lambda f: rates[f]["ntp_mean"])
+        jepa_best = max(order, key=lambda f: rates[f]["jepa_mean"])
+        text += (
+            " Both arms at other learning rates (x the preset's), JEPA - NTP: "
+            + "; ".join(f"{_d(rates[f])} at {f:g}x (p = {_p(rates[f]['p_value'])})" for f in order)
+            + f". NTP's best rate ({ntp_best:g}x) reaches {rates[ntp_best]['ntp_mean']:.3f},"
+            f" JEPA's best ({jepa_best:g}x) {rates[jepa_best]['jepa_mean']:.3f}."
+        )
     return [text]
 
 

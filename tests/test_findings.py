@@ -106,6 +106,11 @@ def test_the_grid_bullet_reads_the_seeds_and_the_first_seed_screen():
     assert f"k = 0 / 1 give {by_k0:+.3f}" in text
     assert "Seed 0 alone ranked `lam2-k0` first (+0.100)" in text
     assert f"over 3 seeds it gives {grid['lam2-k0']['diff_mean']:+.3f}" in text
+    # both arms at other learning rates: NTP's best rate is named with its accuracy
+    grid["lr0.5x"] = _entry([0.30, 0.31, 0.29], [0.30, 0.32, 0.30])
+    text = _flat(study_findings({"grid": grid}))
+    assert "at 0.5x (p = " in text and "at 1x (p = " in text
+    assert "NTP's best rate (0.5x) reaches 0.300" in text
 
 
 def test_missing_parts_leave_their_bullets_out():

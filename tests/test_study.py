@@ -216,7 +216,7 @@ def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
         "--inits", "random",
         "--seeds", "0", "1",
         "--grid-lams", "1", "--grid-ks", "0", "1", "--grid-infonce-lams", "0.5",
-        "--loss-dropouts", "0.5",
+        "--loss-dropouts", "0.5", "--grid-lr-factors", "2",
         "--epochs", "2", "--train-size", "24", "--eval-size", "4",
         "--out", str(tmp_path / "runs"),
         "--json", str(tmp_path / "where.json"),
@@ -233,11 +233,14 @@ def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
     assert study["grid"]["point"] == "overfit-250-random"
     assert (tmp_path / "figures" / "overfit-overfit-250-random-curves.html").is_file()
     trained = len(list((tmp_path / "runs" / "runs").glob("*.json")))
-    # the grid's NTP baseline is the point's own: one NTP run per seed for the whole grid
-    ntp_runs = [
-        json.loads(p.read_text())["arm"] for p in (tmp_path / "runs" / "runs").glob("*.json")
-    ].count("ntp")
-    assert ntp_runs == 2
+    # the grid's NTP baseline is the point's own: one NTP run per seed for the whole grid,
+    # except at another learning rate, where both arms run at that rate
+    records = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "runs").glob("*.json")]
+    ntp_lrs = sorted(r["config"]["lr"] for r in records if r["arm"] == "ntp")
+    base_lr = preset("overfit-250").lr
+    assert ntp_lrs == pytest.approx([base_lr, base_lr, 2 * base_lr, 2 * base_lr])
+    jepa_lr2 = [r for r in records if r["arm"] == "jepa" and r["label"].endswith("lr2x")]
+    assert len(jepa_lr2) == 2 and all(r["config"]["lr"] == 2 * base_lr for r in jepa_lr2)
     second = subprocess.run(cmd, capture_output=True, text=True, env=_env())
     assert second.returncode == 0, second.stderr[-3000:]
     assert "done " not in second.stdout  # nothing trained again
@@ -245,7 +248,7 @@ def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
     assert load_study(tmp_path / "where.json") == study
     assert not math.isnan(entry["tokens_ratio"])
     assert sorted(study["grid"]) == [  # exactly the variants asked for
-        "infonce-lam0.5", "lam1-k0", "lam1-k1", "ld0.5", "point",
+        "infonce-lam0.5", "lam1-k0", "lam1-k1", "ld0.5", "lr2x", "point",
     ]  # fmt: skip
     # a second grid goes under its own key beside the first, which stays
     again = cmd[: cmd.index("--parts")] + ["--parts", "grid", "--grid-section", "grid_again"]
