@@ -340,6 +340,7 @@ def write_figures(results: dict[str, Any], folder: Path) -> None:
         entries,
         epoch_curves_figure,
         gain_vs_params_figure,
+        grid_heatmap_figure,
     )
 
     for part, points in results.items():
@@ -350,6 +351,10 @@ def write_figures(results: dict[str, Any], folder: Path) -> None:
                 title = f"{part}: {name}, held-out NTP loss per epoch"
                 fig = epoch_curves_figure(entry, title, metric="eval_ntp_loss")
                 save_html(fig, folder / f"{part}-{name}-loss.html")
+    for part, points in results.items():
+        if any(name.startswith("lam") and "-k" in name for name in entries(points)):
+            title = f"{part} at {points.get('point', '?')}: JEPA - NTP per (lam, k)"
+            save_html(grid_heatmap_figure(points, title), folder / f"{part}-heatmap.html")
     for part in ("scale", "base"):
         if entries(results.get(part, {})):
             save_html(

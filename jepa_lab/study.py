@@ -156,6 +156,49 @@ def collapse_vs_params_figure(part: Mapping[str, Any], title: str) -> go.Figure:
     return fig
 
 
+def grid_heatmap_figure(part: Mapping[str, Any], title: str) -> go.Figure:
+    """The lam x k grid as a heatmap of the paired gain JEPA - NTP (mean over seeds), each cell
+    annotated with the gain and its p (Holm's adjustment over the whole table in the hover)."""
+    points = entries(part)
+    holm = dict(zip(points, holm_adjusted([e["p_value"] for e in points.values()]), strict=True))
+    cells = {
+        (float(name[3:].split("-k")[0]), int(name.split("-k")[1])): name
+        for name in points
+        if name.startswith("lam") and "-k" in name
+    }
+    lams = sorted({lam for lam, _ in cells})
+    ks = sorted({k for _, k in cells})
+
+    def grid(value) -> list[list[Any]]:
+        return [[value(cells[(lam, k)]) if (lam, k) in cells else None for k in ks] for lam in lams]
+
+    gain = grid(lambda n: points[n]["diff_mean"])
+    limit = max((abs(v) for row in gain for v in row if v is not None), default=1.0) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=gain,
+            x=[f"k={k}" for k in ks],
+            y=[f"lam={lam:g}" for lam in lams],
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-limit,
+            zmax=limit,
+            text=grid(
+                lambda n: f"{points[n]['diff_mean']:+.3f}<br>p={_fmt_p(points[n]['p_value'])}"
+            ),
+            texttemplate="%{text}",
+            customdata=grid(lambda n: [points[n]["n_seeds"], _fmt_p(holm[n])]),
+            hovertemplate=(
+                "%{y}, %{x}<br>JEPA - NTP %{z:+.3f}<br>%{customdata[0]} seeds, Holm p = "
+                "%{customdata[1]}<extra></extra>"
+            ),
+            colorbar={"title": "JEPA - NTP"},
+        )
+    )
+    fig.update_layout(title=title, autosize=True, height=420)
+    return fig
+
+
 def _fmt_p(p: float | None) -> str:
     return "n/a" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3g}"
 

@@ -20,6 +20,7 @@ from jepa_lab.study import (
     cost_table,
     epoch_curves_figure,
     gain_vs_params_figure,
+    grid_heatmap_figure,
     history_records,
     holm_adjusted,
     load_study,
@@ -172,6 +173,29 @@ def test_significant_points_with_holm_treats_each_part_as_one_family():
     assert f"| {modest['p_value']:.3g} ({min(1.0, 20 * modest['p_value']):.3g}) |" in row
 
 
+def test_the_grid_heatmap_puts_each_pairs_gain_in_its_cell():
+    def point(gain):
+        ntp = [_record([0.3 + 0.01 * s]) for s in range(3)]
+        jepa = [_record([0.3 + 0.01 * s + gain + 0.004 * s]) for s in range(3)]
+        return summarize_point(ntp, jepa, [0, 1, 2])
+
+    grid = {
+        "point": "overfit-250-base",
+        "lam0.5-k0": point(0.01),
+        "lam0.5-k2": point(0.05),
+        "lam2-k0": point(-0.02),  # lam2-k2 was not run: its cell stays empty
+        "ld0.5": point(0.3),  # not a lam x k pair: not in the heatmap
+    }
+    fig = grid_heatmap_figure(grid, "grid")
+    heat = fig.data[0]
+    assert list(heat.x) == ["k=0", "k=2"] and list(heat.y) == ["lam=0.5", "lam=2"]
+    z = [list(row) for row in heat.z]
+    assert z[0] == pytest.approx([grid["lam0.5-k0"]["diff_mean"], grid["lam0.5-k2"]["diff_mean"]])
+    assert z[1][0] == pytest.approx(grid["lam2-k0"]["diff_mean"]) and z[1][1] is None
+    assert heat.zmid == 0 and heat.zmax == pytest.approx(grid["lam0.5-k2"]["diff_mean"])
+    assert heat.text[0][1].startswith(f"{grid['lam0.5-k2']['diff_mean']:+.3f}<br>p=")
+
+
 def test_load_study_names_the_point_that_is_incomplete(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"scale": {"tiny": {"params": 1}}}))
@@ -232,6 +256,7 @@ def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
     assert len(entry["ntp_per_epoch"]) == 2 and len(entry["ntp_per_epoch"][0]) == 2
     assert study["grid"]["point"] == "overfit-250-random"
     assert (tmp_path / "figures" / "overfit-overfit-250-random-curves.html").is_file()
+    assert (tmp_path / "figures" / "grid-heatmap.html").is_file()
     trained = len(list((tmp_path / "runs" / "runs").glob("*.json")))
     # the grid's NTP baseline is the point's own: one NTP run per seed for the whole grid,
     # except at another learning rate, where both arms run at that rate
