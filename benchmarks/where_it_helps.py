@@ -224,8 +224,8 @@ def main() -> None:
         default="grid",
         help="the JSON key the grid is stored under, so grids at two points share one file",
     )
-    parser.add_argument("--grid-infonce-lams", type=float, nargs="+", default=[0.5, 1.0])
-    parser.add_argument("--loss-dropouts", type=float, nargs="+", default=list(LOSS_DROPOUTS))
+    parser.add_argument("--grid-infonce-lams", type=float, nargs="*", default=[0.5, 1.0])
+    parser.add_argument("--loss-dropouts", type=float, nargs="*", default=list(LOSS_DROPOUTS))
     parser.add_argument(
         "--grid-lr-factors",
         type=float,

@@ -293,6 +293,30 @@ def _grid(grid: Mapping[str, Any], grid_random: Mapping[str, Any]) -> list[str]:
     return [text]
 
 
+def _confirmation(grid: Mapping[str, Any], confirm: Mapping[str, Any]) -> list[str]:
+    """The grid's pick tested again on seeds the pick never saw (a selected maximum's own p is
+    optimistic: with twenty pairs one looks good by luck)."""
+    pairs = {k: v for k, v in entries(grid).items() if k.startswith("lam")}
+    bullets = []
+    for name, fresh in entries(confirm).items():
+        if name not in pairs:
+            continue
+        picked = pairs[name]
+        best = max(pairs, key=lambda k: pairs[k]["diff_mean"]) == name
+        holds = fresh["p_value"] < 0.05
+        bullets.append(
+            f"**The grid's {'best' if best else 'chosen'} pair, tested again on fresh seeds: "
+            f"{'the gain holds' if holds else 'the gain does not hold up'}.** `{name}` "
+            f"{'had the highest mean gain' if best else 'gave'} over seeds "
+            f"{', '.join(map(str, picked['seeds']))} ({_d(picked)}, p = "
+            f"{_p(picked['p_value'])}). Picked that way, its own p is optimistic, so it ran again "
+            f"on seeds {', '.join(map(str, fresh['seeds']))}, which the pick never saw: "
+            f"{_d(fresh)} (p = {_p(fresh['p_value'])}; NTP {fresh['ntp_mean']:.3f}, JEPA "
+            f"{fresh['jepa_mean']:.3f}, JEPA ahead in {_wins(fresh)} of {fresh['n_seeds']})."
+        )
+    return bullets
+
+
 def study_findings(study: Mapping[str, Any]) -> str:
     """The study's conclusions as markdown bullets (README width), from its JSON alone."""
     overfit, base = study.get("overfit", {}), study.get("base", {})
@@ -306,6 +330,7 @@ def study_findings(study: Mapping[str, Any]) -> str:
     if "overfit-250-base" in overfit:
         bullets += _not_alignment(overfit, grid)
     bullets += _grid(grid, study.get("grid_random", {}))
+    bullets += _confirmation(grid, study.get("grid_confirm", {}))
     return "\n".join(
         textwrap.fill(
             " ".join(b.split()),

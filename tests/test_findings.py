@@ -142,3 +142,17 @@ def test_update_readme_rewrites_stale_tables_and_findings_from_the_json(tmp_path
     copy.write_text("no markers here\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="no '<!-- findings -->'"):
         module.update_readme(copy, recorded)
+
+
+def test_the_confirmation_bullet_says_whether_the_pick_holds_on_fresh_seeds():
+    picked = _entry(NTP, _shifted([0.09, 0.1, 0.11, 0.1, 0.1]))
+    grid = {"point": "p", "lam0.5-k4": picked, "lam1-k1": _entry(NTP, _shifted([0.0] * 5))}
+    fresh_seeds = [5, 6, 7, 8, 9]
+    holds = _entry(NTP, _shifted([0.05, 0.04, 0.06, 0.05, 0.045]), seeds=fresh_seeds)
+    text = _flat(study_findings({"grid": grid, "grid_confirm": {"lam0.5-k4": holds}}))
+    assert "The grid's best pair, tested again on fresh seeds: the gain holds.**" in text
+    assert "on seeds 5, 6, 7, 8, 9, which the pick never saw" in text
+    assert f"{holds['diff_mean']:+.3f} (p = {holds['p_value']:.2g};" in text
+    fails = _entry(NTP, _shifted([0.02, -0.03, 0.01, -0.02, 0.0]), seeds=fresh_seeds)
+    text = _flat(study_findings({"grid": grid, "grid_confirm": {"lam0.5-k4": fails}}))
+    assert "the gain does not hold up.**" in text and "JEPA ahead in 2 of 5" in text
