@@ -227,6 +227,13 @@ def main() -> None:
     parser.add_argument("--grid-infonce-lams", type=float, nargs="*", default=[0.5, 1.0])
     parser.add_argument("--loss-dropouts", type=float, nargs="*", default=list(LOSS_DROPOUTS))
     parser.add_argument(
+        "--grid-ntp-lr-factor",
+        type=float,
+        default=1.0,
+        help="the NTP baseline of the grid's JEPA variants at this many times the preset's rate "
+        "(e.g. NTP's own best rate, found with --grid-lr-factors)",
+    )
+    parser.add_argument(
         "--grid-lr-factors",
         type=float,
         nargs="*",
@@ -314,10 +321,12 @@ def main() -> None:
                 }
             )
             variants.update({f"ld{ld:g}": dict(loss_dropout=ld) for ld in args.loss_dropouts})
+            baseline = replace(base, lr=base.lr * args.grid_ntp_lr_factor)
+            section["ntp_lr_factor"] = args.grid_ntp_lr_factor
             for name, jepa in variants.items():
                 config = replace(base, jepa=replace(base.jepa, **jepa))
                 section[name] = point(
-                    store, config, f"grid-{label}-{name}", args.seeds, ntp_config=base
+                    store, config, f"grid-{label}-{name}", args.seeds, ntp_config=baseline
                 )
                 save()
             for factor in args.grid_lr_factors:  # both arms at the other rate

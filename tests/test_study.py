@@ -273,7 +273,7 @@ def test_the_benchmark_runs_and_reuses_finished_runs(tmp_path):
     assert load_study(tmp_path / "where.json") == study
     assert not math.isnan(entry["tokens_ratio"])
     assert sorted(study["grid"]) == [  # exactly the variants asked for
-        "infonce-lam0.5", "lam1-k0", "lam1-k1", "ld0.5", "lr2x", "point",
+        "infonce-lam0.5", "lam1-k0", "lam1-k1", "ld0.5", "lr2x", "ntp_lr_factor", "point",
     ]  # fmt: skip
     # a second grid goes under its own key beside the first, which stays
     again = cmd[: cmd.index("--parts")] + ["--parts", "grid", "--grid-section", "grid_again"]
