@@ -74,7 +74,8 @@ def _favourable(overfit: Mapping[str, Any]) -> list[str]:
     )
     if significant:
         text += (
-            " It is the preset `overfit-250-base` and the positive demonstration of notebook 06."
+            " It is the preset `overfit-250-base` and the positive demonstration of notebook 06"
+            " (at the preset's learning rate; the last bullets say how far it holds up)."
             " It clears the bar this study set in advance (p < 0.05 over at least 5 seeds)"
             + (
                 f", but not a correction for testing the overfit table's {n_points} at once: "
@@ -226,7 +227,11 @@ def _grid(grid: Mapping[str, Any], grid_random: Mapping[str, Any]) -> list[str]:
         text += (
             f" At p < 0.05 unadjusted: {listed or 'none'}; after Holm's adjustment over the "
             f"table's {len(points)} points, "
-            + (", ".join(f"`{k}`" for k in kept) + " remain" if kept else "none remains")
+            + (
+                ", ".join(f"`{k}`" for k in kept) + (" remain" if len(kept) > 1 else " remains")
+                if kept
+                else "none remains"
+            )
             + "."
         )
     ks = sorted({int(k.split("-k")[1]) for k in pairs})
@@ -309,7 +314,7 @@ def _rates(grid: Mapping[str, Any]) -> list[str]:
     )
     holds = tuned.p_value < 0.05
     return [
-        f"**Against NTP at its own best learning rate the gain "
+        f"**Against NTP at its own best learning rate, the default pair's gain "
         f"{'holds' if holds else 'does not hold'}.** Both arms ran at "
         f"{' / '.join(f'{f:g}' for f in order)}x the preset's rate (lam = 1, k = 1; "
         f"{min(r['n_seeds'] for r in rates.values())}+ seeds each). Final accuracy, NTP: "
@@ -340,9 +345,16 @@ def _confirmation(grid: Mapping[str, Any], confirm: Mapping[str, Any]) -> list[s
         picked = pairs[name]
         best = max(pairs, key=lambda k: pairs[k]["diff_mean"]) == name
         holds = fresh["p_value"] < 0.05
+        verdict = (
+            "the gain holds"
+            if holds
+            else "the gain is smaller and not significant"
+            if fresh["diff_mean"] < picked["diff_mean"]
+            else "the gain is not significant"
+        )
         bullets.append(
             f"**The grid's {'best' if best else 'chosen'} pair on fresh seeds, against {against}: "
-            f"{'the gain holds' if holds else 'the gain does not hold up'}.** `{name}` "
+            f"{verdict}.** `{name}` "
             f"{'had the highest mean gain' if best else 'gave'} over seeds "
             f"{', '.join(map(str, picked['seeds']))} ({_d(picked)}, p = "
             f"{_p(picked['p_value'])}). Picked that way, its own p is optimistic, so it ran again "
