@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .experiment import paired_comparison
-from .study import entries, holm_adjusted
+from .study import entries, holm_by_point
 
 WIDTH = 99  # the README's line length
 
@@ -46,18 +46,13 @@ def _wins(e: Mapping[str, Any]) -> int:
     return sum(j["final"] > n["final"] for n, j in pairs)
 
 
-def _holm(part: Mapping[str, Any]) -> dict[str, float]:
-    points = entries(part)
-    return dict(zip(points, holm_adjusted([e["p_value"] for e in points.values()]), strict=True))
-
-
 def _rise(e: Mapping[str, Any]) -> str:
     return f"{e['ntp_loss_rise_mean']:.3f} vs {e['jepa_loss_rise_mean']:.3f}"
 
 
 def _favourable(overfit: Mapping[str, Any]) -> list[str]:
     best = overfit["overfit-250-base"]
-    holm = _holm(overfit)["overfit-250-base"]
+    holm = holm_by_point(overfit)["overfit-250-base"]
     significant = best["p_value"] < 0.05 and best["n_seeds"] >= 5
     n = len(entries(overfit))
     n_points = f"{n} point{'s' if n != 1 else ''}"
@@ -209,7 +204,7 @@ def _grid(grid: Mapping[str, Any], grid_random: Mapping[str, Any]) -> list[str]:
     pairs = {k: v for k, v in points.items() if k.startswith("lam")}
     if not pairs:
         return []
-    holm = _holm(grid)
+    holm = holm_by_point(grid)
     seeds = sorted({v["n_seeds"] for v in pairs.values()})
     diffs = sorted(v["diff_mean"] for v in pairs.values())
     raw = sorted((k for k, v in pairs.items() if v["p_value"] < 0.05), key=lambda k: holm[k])

@@ -160,7 +160,7 @@ def grid_heatmap_figure(part: Mapping[str, Any], title: str) -> go.Figure:
     """The lam x k grid as a heatmap of the paired gain JEPA - NTP (mean over seeds), each cell
     annotated with the gain and its p (Holm's adjustment over the whole table in the hover)."""
     points = entries(part)
-    holm = dict(zip(points, holm_adjusted([e["p_value"] for e in points.values()]), strict=True))
+    holm = holm_by_point(part)
     cells = {
         (float(name[3:].split("-k")[0]), int(name.split("-k")[1])): name
         for name in points
@@ -221,18 +221,27 @@ def holm_adjusted(p_values: list[float | None]) -> list[float]:
     return adjusted
 
 
+def holm_by_point(part: Mapping[str, Any]) -> dict[str, float]:
+    """Each point's Holm-adjusted p, the part's points taken as one family."""
+    points = entries(part)
+    return dict(
+        zip(points, holm_adjusted([e.get("p_value") for e in points.values()]), strict=True)
+    )
+
+
 def markdown_table(part: Mapping[str, Any]) -> str:
     """One row per point: sizes, both arms' final and peak accuracy, gain, p (raw, and Holm's
     adjustment over the table's points as one family), held-out loss rise, collapse."""
     points = entries(part)
-    holm = holm_adjusted([e.get("p_value") for e in points.values()])
+    holm = holm_by_point(part)
     rows = [
         "| point | params | seeds | NTP final | JEPA final | JEPA - NTP | p (Holm) "
         "| NTP peak / drop | JEPA peak / drop | held-out loss rise NTP / JEPA (p) "
         "| matched / random cos | eff. rank Pred |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (name, e), p_holm in zip(points.items(), holm, strict=True):
+    for name, e in points.items():
+        p_holm = holm[name]
         p = _fmt_p(e["p_value"]) + ("" if math.isnan(p_holm) else f" ({_fmt_p(p_holm)})")
         rows.append(
             f"| {name} | {e['params'] / 1e6:.2f}M | {e['n_seeds']} "
