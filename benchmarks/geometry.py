@@ -92,8 +92,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from jepa_lab import JepaConfig, JepaModel
-    from jepa_lab.evaluate import extract_embeddings
     from jepa_lab.geometry import geometry_summary, project
+    from jepa_lab.training.evaluate import extract_embeddings
 
     pairs, source = load_pairs(args.n)
     model, tokenizer = tiny_model(pairs)
@@ -124,7 +124,7 @@ def main() -> None:
     print(f"geometry_summary: {t_summary:.2f} s; collapsed={summary['collapsed']}")
 
     t0 = time.perf_counter()
-    from jepa_lab.plots import geometry_figure, save_html
+    from jepa_lab.geometry.plots import geometry_figure, save_html
 
     with tempfile.TemporaryDirectory() as tmp:
         save_html(geometry_figure(coords, None, emb.hover()), Path(tmp) / "geometry.html")

@@ -18,10 +18,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from jepa_lab import plots
-from jepa_lab.build import load_examples
-from jepa_lab.presets import preset
-from jepa_lab.train import train
+from jepa_lab.geometry import plots
+from jepa_lab.training.build import load_examples
+from jepa_lab.training.presets import preset
+from jepa_lab.training.train import train
 
 
 def main() -> None:

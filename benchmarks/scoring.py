@@ -25,8 +25,7 @@ import random
 import time
 from pathlib import Path
 
-from jepa_lab import regex_dfa
-from jepa_lab.scoring import compare_regex
+from jepa_lab.scoring import compare_regex, regex_dfa
 
 SHARED = Path(
     os.environ.get("JEPA_LAB_SHARED_DATA")

@@ -19,9 +19,9 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from jepa_lab import JepaConfig, JepaModel
-from jepa_lab.cost import batch_shape, time_step
 from jepa_lab.data import load_dataset
-from jepa_lab.tokenizer import tokenizer_for
+from jepa_lab.data.tokenizer import tokenizer_for
+from jepa_lab.training.cost import batch_shape, time_step
 
 SYSTEM = "Convert natural language to regular expression."
 

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 
 from jepa_lab.data import load_dataset
-from jepa_lab.experiment import paired_comparison
-from jepa_lab.history import History
-from jepa_lab.presets import preset
-from jepa_lab.train import train
+from jepa_lab.experiments.experiment import paired_comparison
+from jepa_lab.training.history import History
+from jepa_lab.training.presets import preset
+from jepa_lab.training.train import train
 
 SHARED = Path(
     os.environ.get("JEPA_LAB_SHARED_DATA")

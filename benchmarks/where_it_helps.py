@@ -1,6 +1,7 @@
 """Where does LLM-JEPA start to help? The overfitting regime, the scale curve, bases, the grid.
 
-Every point is one of jepa-lab's named presets (``jepa_lab.presets.REGIME_PRESETS``) trained as
+Every point is one of jepa-lab's named presets (``jepa_lab.training.presets.REGIME_PRESETS``)
+trained as
 both arms over several seeds on the real NL-RX-SYNTH split (LLM-JEPA's 8,000 / 2,000), so any
 point reproduces with one command, e.g.
 
@@ -44,8 +45,8 @@ import numpy as np
 import torch
 
 from jepa_lab.data import load_dataset
-from jepa_lab.presets import OVERFIT_SIZES, TrainConfig, preset
-from jepa_lab.study import summarize_point
+from jepa_lab.experiments.study import summarize_point
+from jepa_lab.training.presets import OVERFIT_SIZES, TrainConfig, preset
 
 SHARED = Path(
     os.environ.get("JEPA_LAB_SHARED_DATA")
@@ -107,7 +108,7 @@ class RunStore:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def run(self, config: TrainConfig, arm: str, label: str) -> dict[str, Any] | None:
-        from jepa_lab.train import train
+        from jepa_lab.training.train import train
 
         path = self.out / "runs" / f"{self.key(config, arm)}.json"
         if path.is_file():
@@ -343,14 +344,14 @@ def main() -> None:
 
 def write_figures(results: dict[str, Any], folder: Path) -> None:
     """Accuracy per epoch with seed bands for every point; gain and collapse against size."""
-    from jepa_lab.plots import save_html
-    from jepa_lab.study import (
+    from jepa_lab.experiments.study import (
         collapse_vs_params_figure,
         entries,
         epoch_curves_figure,
         gain_vs_params_figure,
         grid_heatmap_figure,
     )
+    from jepa_lab.geometry.plots import save_html
 
     for part, points in results.items():
         for name, entry in entries(points).items():
@@ -383,8 +384,9 @@ def update_readme(readme: Path, results: dict[str, Any]) -> None:
     the README's numbers are never typed by hand, and tests check they match the JSON."""
     import re
 
-    from jepa_lab.findings import study_findings
-    from jepa_lab.study import cost_table, markdown_table
+    from findings import study_findings
+
+    from jepa_lab.experiments.study import cost_table, markdown_table
 
     text = readme.read_text(encoding="utf-8")
 

@@ -18,11 +18,11 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from .config import JepaConfig
-from .data import ChecksumError, DataFormatError, DownloadError
-from .data.download import BUNDLES
-from .experiment import ARMS
-from .presets import (
+from jepa_lab.data import ChecksumError, DataFormatError, DownloadError
+from jepa_lab.data.download import BUNDLES
+from jepa_lab.experiments.experiment import ARMS
+from jepa_lab.objective.config import JepaConfig
+from jepa_lab.training.presets import (
     DEMO_SIZES,
     FULL_DEMO_SIZES,
     PRESET_NAMES,
@@ -30,7 +30,7 @@ from .presets import (
     TrainConfig,
     preset,
 )
-from .validation import (
+from jepa_lab.training.validation import (
     DISTANCES,
     TEXT_VIEWS,
     ConfigError,
@@ -225,9 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .build import load_examples
-    from .evaluate import evaluate
-    from .model import JepaModel
+    from jepa_lab.objective.model import JepaModel
+    from jepa_lab.training.build import load_examples
+    from jepa_lab.training.evaluate import evaluate
 
     run_dir = Path(args.run_dir)
     run_file = run_dir / "run.json"
@@ -296,8 +296,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     loaded = [
         getattr(sys.modules[module], name)
         for module, name in (
-            ("jepa_lab.checkpoints", "CheckpointError"),
-            ("jepa_lab.chat", "ChatTemplateError"),
+            ("jepa_lab.training.checkpoints", "CheckpointError"),
+            ("jepa_lab.objective.chat", "ChatTemplateError"),
         )
         if module in sys.modules
     ]
@@ -316,7 +316,9 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def _training_stopped() -> tuple[type[BaseException], ...]:
-    guards = sys.modules.get("jepa_lab.guards")  # loaded by training, which alone raises it
+    guards = sys.modules.get(
+        "jepa_lab.training.guards"
+    )  # loaded by training, which alone raises it
     return (guards.TrainingStopped,) if guards else ()
 
 
@@ -359,7 +361,7 @@ def _check_compare(args: argparse.Namespace, config: TrainConfig) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "download":
-        from .data import download_dataset
+        from jepa_lab.data import download_dataset
 
         root = download_dataset(args.dataset)
         print(f"{args.dataset}: cached under {root}")
@@ -370,7 +372,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "eval":
         return _eval(args)
     if args.command == "train":
-        from .train import TrainingStopped, train
+        from jepa_lab.training.train import TrainingStopped, train
 
         try:
             result = train(
@@ -392,7 +394,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "demo":
         return _demo(args, progress)
-    from .experiment import compare
+    from jepa_lab.experiments.experiment import compare
 
     config = _config_from_args(args)
     _check_compare(args, config)  # before any arm trains, not after
@@ -417,8 +419,14 @@ def _hide_transformers_bars() -> None:
 
 def _demo(args: argparse.Namespace, progress: bool) -> int:
     """The tiny preset's two arms over the seeds: say up front what and how long, then train."""
-    from .experiment import ARMS, compare, estimate_seconds, minutes_text, one_thread_if_busy
-    from .report import data_description
+    from jepa_lab.experiments.experiment import (
+        ARMS,
+        compare,
+        estimate_seconds,
+        minutes_text,
+        one_thread_if_busy,
+    )
+    from jepa_lab.experiments.report import data_description
 
     sizes = QUICK_DEMO if args.quick else FULL_DEMO if args.full else DEMO
     config = _config_from_args(args, sizes)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-import jepa_lab.base as base
-from jepa_lab.build import build_jepa_model
-from jepa_lab.presets import preset
+import jepa_lab.training.base as base
+from jepa_lab.training.build import build_jepa_model
+from jepa_lab.training.presets import preset
 
 SPEC = base.BaseSpec(
     hidden_size=32,

@@ -98,7 +98,7 @@ def test_demo_quick_prints_plan_counter_result_and_no_log_dicts(tmp_path):
 def test_demo_trains_on_one_thread_only_on_a_busy_machine(monkeypatch):
     import torch
 
-    from jepa_lab import experiment
+    from jepa_lab.experiments import experiment
 
     threads = torch.get_num_threads()
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

@@ -143,7 +143,7 @@ def test_parser_rejects_broken_regexes():
 
 
 def test_regexes_parse_in_the_dk_brics_dialect(train):
-    from jepa_lab import regex_dfa
+    from jepa_lab.scoring import regex_dfa
 
     for e in train[:300]:
         regex_dfa.parse_regex(e.code)

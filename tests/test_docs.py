@@ -282,7 +282,9 @@ def test_the_readme_layout_names_every_library_module():
         for path in re.findall(r"`([\w/]+(?:\.py)?/?)`", cell):
             if path.startswith("jepa_lab/"):
                 named.add(path.rstrip("/"))
-                if path.endswith(".py"):  # `jepa_lab/config.py`, `model.py`: both in jepa_lab/
+                if path.endswith(
+                    ".py"
+                ):  # `jepa_lab/objective/config.py`, `model.py`: both in jepa_lab/
                     folder = path.rsplit("/", 1)[0] + "/"
             elif path.endswith(".py"):
                 named.add(folder + path)

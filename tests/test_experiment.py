@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from jepa_lab.cli import _config_from_args, build_parser, main
-from jepa_lab.experiment import paired_comparison
-from jepa_lab.validation import InputError
+from jepa_lab.experiments.experiment import paired_comparison
+from jepa_lab.training.validation import InputError
 
 
 def test_paired_statistics_match_a_hand_computation():
@@ -121,7 +121,7 @@ def test_run_progress_counts_runs_and_extrapolates_the_time_left(monkeypatch):
     of all epochs still to train (hand computation below)."""
     import io
 
-    from jepa_lab import experiment
+    from jepa_lab.experiments import experiment
 
     clock = iter([0.0, 10.0, 10.0, 30.0, 30.0])
     monkeypatch.setattr(experiment.time, "perf_counter", lambda: next(clock))
@@ -141,8 +141,8 @@ def test_run_progress_counts_runs_and_extrapolates_the_time_left(monkeypatch):
 
 
 def test_time_estimate_grows_with_the_work_and_is_none_for_hub_models():
-    from jepa_lab.experiment import estimate_seconds
-    from jepa_lab.presets import DEMO_SIZES, FULL_DEMO_SIZES, preset
+    from jepa_lab.experiments.experiment import estimate_seconds
+    from jepa_lab.training.presets import DEMO_SIZES, FULL_DEMO_SIZES, preset
 
     demo = estimate_seconds(preset("tiny", **DEMO_SIZES), 4)
     assert 0 < demo <= 300  # the demo's promise: within 5 minutes on 2 idle cores

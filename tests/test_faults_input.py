@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from jepa_lab.cli import main
-from jepa_lab.config import JepaConfig
 from jepa_lab.data import Example
-from jepa_lab.presets import TrainConfig, preset
-from jepa_lab.validation import ConfigError
+from jepa_lab.objective.config import JepaConfig
+from jepa_lab.training.presets import TrainConfig, preset
+from jepa_lab.training.validation import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--train-size", "8", "--eval-size", "4", "--epochs", "1", "--no-progress"]
@@ -131,7 +131,7 @@ def test_compare_eval_size_zero_fails_before_any_arm(tmp_path):
 
 
 def test_compare_api_checks_seeds_before_writing(tmp_path):
-    from jepa_lab.experiment import compare
+    from jepa_lab.experiments.experiment import compare
 
     with pytest.raises(ValueError, match=r"\[1\] repeated"):
         compare(preset("tiny", train_size=8, eval_size=4), [1, 2, 1], tmp_path / "cmp")
@@ -191,7 +191,7 @@ def test_gsm8k_answers_with_commas_and_signs_still_load(tmp_path):
 
 
 def test_examples_passed_to_train_are_checked_before_the_run_dir(tmp_path):
-    from jepa_lab.train import train
+    from jepa_lab.training.train import train
 
     good = Example("lines with a number", "[0-9]", "mine/1", "test")
     bad = Example("lines with a vowel", "   ", "mine/2", "test")
@@ -207,7 +207,7 @@ def test_examples_passed_to_train_are_checked_before_the_run_dir(tmp_path):
 def test_over_long_pairs_are_reported_by_example_id():
     from helpers import make_model, make_tokenizer
 
-    from jepa_lab.model import JepaModel
+    from jepa_lab.objective.model import JepaModel
 
     tokenizer = make_tokenizer("llama3")
     jm = JepaModel(make_model("llama", len(tokenizer) + 1), tokenizer, JepaConfig(max_length=48))
@@ -277,7 +277,7 @@ def poisoned_run_dir(root: Path, model_type: str = "llama") -> tuple[Path, Path]
     writes a marker file when imported) and whose run.json asks for trust_remote_code."""
     from helpers import make_model, make_tokenizer
 
-    from jepa_lab.model import JepaModel
+    from jepa_lab.objective.model import JepaModel
 
     run_dir, marker = root / "handed-over-run", root / "MARKER"
     final = run_dir / "final"
@@ -357,7 +357,7 @@ def test_custom_model_type_without_the_flag_is_a_clear_error(tmp_path, capsys):
 
 
 def test_from_pretrained_warns_and_runs_no_code(tmp_path):
-    from jepa_lab.model import JepaModel
+    from jepa_lab.objective.model import JepaModel
 
     run_dir, marker = poisoned_run_dir(tmp_path)
     with pytest.warns(UserWarning, match=r"not running the custom code declared in .*auto_map"):

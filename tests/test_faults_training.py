@@ -22,10 +22,10 @@ from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback
 
 from jepa_lab.cli import main
-from jepa_lab.experiment import compare
-from jepa_lab.history import History
-from jepa_lab.presets import preset
-from jepa_lab.train import (
+from jepa_lab.experiments.experiment import compare
+from jepa_lab.training.history import History
+from jepa_lab.training.presets import preset
+from jepa_lab.training.train import (
     NonFiniteLossError,
     RunDirectoryError,
     last_complete_checkpoint,
@@ -275,7 +275,7 @@ def test_a_checkpoint_with_nan_weights_is_never_marked_complete_nor_rotates_the_
     tmp_path, monkeypatch
 ):
     # Blind the per-step weight check so NaN weights reach a save: the save must catch them.
-    monkeypatch.setattr("jepa_lab.trainer.trainable_weight_norm", lambda jm: 1.0)
+    monkeypatch.setattr("jepa_lab.training.trainer.trainable_weight_norm", lambda jm: 1.0)
     run_dir = tmp_path / "run"
     with pytest.raises(NonFiniteLossError, match=r"checkpoint-6 is not marked complete") as err:
         train(small_config(), run_dir, "jepa", progress=False, callbacks=[PoisonWeights(6)])

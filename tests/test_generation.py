@@ -15,7 +15,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from jepa_lab.generation import decode_all, default_stop_token_ids, generate_greedy
+from jepa_lab.training.generation import decode_all, default_stop_token_ids, generate_greedy
 
 SPECIALS = ["<pad>", "<unk>", "<eos>", "<|im_end|>"]
 WORDS = [f"w{i}" for i in range(60)]

@@ -11,7 +11,7 @@ from helpers import make_model, make_tokenizer
 
 from jepa_lab import JepaConfig, JepaModel
 from jepa_lab import geometry as g
-from jepa_lab.evaluate import extract_embeddings
+from jepa_lab.training.evaluate import extract_embeddings
 
 
 def rng(seed: int = 0) -> np.random.Generator:

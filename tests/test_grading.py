@@ -20,8 +20,8 @@ import nbformat
 import pytest
 import torch
 
-from jepa_lab import grading
-from jepa_lab.losses import jepa_distance
+from jepa_lab.objective.losses import jepa_distance
+from jepa_lab.teaching import grading
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks" / "assignments").glob("*.ipynb"))
@@ -152,7 +152,7 @@ def test_committed_student_notebooks_are_generated(generated):
         committed = EXERCISES / f"{name}.ipynb"
         assert committed.read_text() == made.student.read_text(), (
             f"{committed.relative_to(ROOT)} differs from what its source generates; run: python -m"
-            " jepa_lab.grading assign notebooks/assignments/*.ipynb dist --student-dir"
+            " jepa_lab.teaching.grading assign notebooks/assignments/*.ipynb dist --student-dir"
             " notebooks/exercises"
         )
         student = json.loads(made.student.read_text())
@@ -210,7 +210,7 @@ def test_grade_a_folder_of_submissions(generated, tmp_path: Path):
         ex2.solution,
         subs / "import_error.ipynb",
         {  # the solution, but one cell
-            "def info_nce": "from jepa_lab.losses import info_nce_reference\n"
+            "def info_nce": "from jepa_lab.objective.losses import info_nce_reference\n"
         },
     )  # raises ImportError
     (subs / "not_a_notebook.ipynb").write_text("this is not JSON")

@@ -10,12 +10,12 @@ from dataclasses import replace
 import pytest
 from helpers import SHARED_DATA
 
-from jepa_lab.build import build_jepa_model, load_examples
 from jepa_lab.cli import build_parser, main
-from jepa_lab.gsm8k_real import RealSliceResult, evaluate_real_gsm8k, real_test_slice
-from jepa_lab.presets import PRESET_NAMES, TrainConfig, preset
+from jepa_lab.experiments.gsm8k_real import RealSliceResult, evaluate_real_gsm8k, real_test_slice
 from jepa_lab.scoring import gsm8k_correct
-from jepa_lab.validation import ConfigError
+from jepa_lab.training.build import build_jepa_model, load_examples
+from jepa_lab.training.presets import PRESET_NAMES, TrainConfig, preset
+from jepa_lab.training.validation import ConfigError
 
 REAL_TEST = SHARED_DATA / "gsm8k" / "test.jsonl"
 NOTE = re.compile(r"<<[^<>]*>>")
@@ -132,7 +132,7 @@ def test_cli_compare_with_the_preset(tmp_path, capsys):
     if not REAL_TEST.is_file():
         return
     # the trained run, scored on real GSM8K from a shell
-    from jepa_lab import gsm8k_real
+    from jepa_lab.experiments import gsm8k_real
 
     report = tmp_path / "real.json"
     assert (
@@ -161,7 +161,7 @@ def test_cli_names_the_option_of_a_bad_knob():
         ["compare", "--preset", "gsm8k-tiny", "--set", "gsm8k_steps=9"]
     )
     from jepa_lab.cli import _config_from_args
-    from jepa_lab.validation import InputError
+    from jepa_lab.training.validation import InputError
 
     with pytest.raises(InputError, match=r"--set gsm8k_steps: TrainConfig.gsm8k_steps=9"):
         _config_from_args(args)
@@ -230,7 +230,7 @@ def test_summary_reads_the_score_against_the_no_model_reference():
 @pytest.mark.skipif(not REAL_TEST.is_file(), reason=f"{REAL_TEST} absent")
 def test_real_slice_counts_right_answers(monkeypatch):
     """With the model's answers replaced by the golds' final lines, every problem is right."""
-    import jepa_lab.gsm8k_real as real
+    import jepa_lab.experiments.gsm8k_real as real
 
     def perfect(jm, examples, max_new_tokens, batch_size=16, progress=False):
         return [e.code.split("\n")[-1] for e in examples], [True] * len(examples)
@@ -244,7 +244,7 @@ def test_real_slice_counts_right_answers(monkeypatch):
 
 @pytest.mark.skipif(not REAL_TEST.is_file(), reason=f"{REAL_TEST} absent")
 def test_a_folder_that_is_no_run_is_refused(tmp_path, capsys):
-    from jepa_lab import gsm8k_real
+    from jepa_lab.experiments import gsm8k_real
 
     with pytest.raises(FileNotFoundError, match="not a trained run directory"):
         evaluate_real_gsm8k(tmp_path, n=1, data_dir=SHARED_DATA)

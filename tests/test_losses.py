@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_lab.losses import (
+from jepa_lab.objective.losses import (
     jepa_distance,
     jepa_dropped,
     total_loss,

@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from jepa_lab.masks import (
+from jepa_lab.objective.masks import (
     IGNORE_INDEX,
     NO_SEGMENT,
     Segment,

@@ -5,7 +5,7 @@ import torch
 from helpers import FAMILY_STYLE, PAIRS, TEMPLATES, make_model, make_tokenizer
 
 from jepa_lab import JepaConfig, JepaModel
-from jepa_lab.masks import IGNORE_INDEX, UnsupportedAttentionError
+from jepa_lab.objective.masks import IGNORE_INDEX, UnsupportedAttentionError
 
 END_OF_TURN = {
     "llama3": "<|eot_id|>",
@@ -95,8 +95,8 @@ def test_bad_input_is_named():
         jm.build_batch([42])
     # every entry point reads a pair the same way (jepa_lab.data.records.text_and_code), so a
     # non-string view fails with the same message, naming the pair, in each of them
-    from jepa_lab.evaluate import extract_embeddings
-    from jepa_lab.mask_view import default_tokenizer
+    from jepa_lab.teaching.mask_view import default_tokenizer
+    from jepa_lab.training.evaluate import extract_embeddings
 
     bad = [PAIRS[0], ("a text", 7)]
     for entry in (

@@ -167,7 +167,7 @@ def test_each_exercise_has_one_source():
     assert SOURCES, "no otter-assign sources under notebooks/assignments/"
     assert [p.name for p in EXERCISES] == [p.name for p in SOURCES], (
         "notebooks/exercises/ must hold exactly the student notebooks of notebooks/assignments/;"
-        " regenerate them with: python -m jepa_lab.grading assign notebooks/assignments/*.ipynb"
+        " regenerate them with: jepa-lab assign notebooks/assignments/*.ipynb"
         " dist --student-dir notebooks/exercises"
     )
 

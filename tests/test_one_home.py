@@ -10,10 +10,10 @@ import torch
 from helpers import PAIRS, make_model, make_tokenizer
 
 from jepa_lab import JepaConfig, JepaModel
-from jepa_lab.losses import objective, require_jepa_lam
-from jepa_lab.packing import Packer
-from jepa_lab.presets import preset
-from jepa_lab.tiny import TOY_SIZES, tiny_jepa_model
+from jepa_lab.objective.losses import objective, require_jepa_lam
+from jepa_lab.objective.packing import Packer
+from jepa_lab.training.presets import preset
+from jepa_lab.training.tiny import TOY_SIZES, tiny_jepa_model
 
 
 @pytest.mark.parametrize("text_view", ["user", "prompt"])
@@ -83,7 +83,7 @@ def test_the_toy_model_is_one_call_and_trains_a_step():
 
 
 def test_step_cost_times_the_step_and_counts_the_batch():
-    from jepa_lab.cost import step_cost
+    from jepa_lab.training.cost import step_cost
 
     jm = tiny_jepa_model(PAIRS * 4, JepaConfig(k=1))
     batch = jm.build_batch(PAIRS)

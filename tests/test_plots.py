@@ -8,7 +8,7 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from jepa_lab import plots
+from jepa_lab.geometry import plots
 
 
 def _history():

@@ -11,22 +11,22 @@ import numpy as np
 import pytest
 
 from jepa_lab.data import FILES
-from jepa_lab.experiment import paired_comparison
-from jepa_lab.geometry import (
-    collapse_report,
-    effective_rank,
-    paired_cosine,
-    random_pair_cosine,
-)
-from jepa_lab.plot_style import save_html
-from jepa_lab.presets import DEMO_SIZES, preset
-from jepa_lab.report import (
+from jepa_lab.experiments.experiment import paired_comparison
+from jepa_lab.experiments.report import (
     collapse_sentence,
     data_description,
     report_figures,
     result_lines,
     write_report,
 )
+from jepa_lab.geometry import (
+    collapse_report,
+    effective_rank,
+    paired_cosine,
+    random_pair_cosine,
+)
+from jepa_lab.geometry.plot_style import save_html
+from jepa_lab.training.presets import DEMO_SIZES, preset
 
 
 def records(arm, seed, paired, random, rank, stop=(0.5, 1.0)):

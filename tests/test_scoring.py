@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jepa_lab import regex_dfa
 from jepa_lab.scoring import (
     compare_regex,
     gsm8k_answer,
     gsm8k_correct,
+    regex_dfa,
     regex_equivalent,
     regex_exact,
     score_gsm8k,

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from jepa_lab import regex_automata, regex_dfa
-from jepa_lab.scoring import compare_regex, regex_equivalent
+from jepa_lab.scoring import compare_regex, regex_automata, regex_dfa, regex_equivalent
 
 # The same root as helpers.SHARED_DATA; needed at import time for the skip markers.
 SHARED_DATA = Path(

@@ -13,21 +13,17 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "jepa_lab"
 MAX_LINES = 450
 
-# floor -> modules (names relative to jepa_lab; "data" covers the subpackage). Bottom first.
+# floor -> packages (names relative to jepa_lab; a package covers its modules). Bottom first.
 FLOORS: dict[int, tuple[str, ...]] = {
-    0: ("data", "chat", "history", "tokenizer", "grading"),  # records, no model
-    1: ("validation", "config", "presets", "losses", "masks"),  # rules and tensor functions
-    2: ("packing",),  # pairs -> packed rows, no model
-    3: ("model", "tiny", "__init__"),  # one forward pass; toy models
-    4: ("regex_parse", "regex_automata", "regex_dfa", "scoring", "geometry", "views", "generation"),
-    5: ("evaluate", "gsm8k_real"),  # generation + scores + embeddings of a model
-    6: ("base", "build", "guards", "rundir", "checkpoints", "trainer", "train"),
-    7: ("plots", "plot_style"),  # figures from arrays and records
-    8: ("report", "experiment", "runner", "study", "findings", "cost"),
-    9: ("mask_view", "explore"),  # the explorers' logic, no widgets
-    10: ("widgets",),
-    11: ("cli", "__main__"),
+    0: ("__init__", "data", "scoring", "geometry"),  # records; strings and arrays in, numbers out
+    1: ("objective",),  # JepaConfig, Packer, masks, losses, JepaModel
+    2: ("training",),  # TrainConfig, train(), the Trainer, checkpoints, evaluation
+    3: ("experiments",),  # compare(), the runner, reports, the study's tables
+    4: ("teaching",),  # explorers, widgets, exercises
+    5: ("cli", "__main__"),
 }
+# the ground floor's packages are independent of each other: none needs another to be read
+GROUND = ("data", "scoring", "geometry")
 FLOOR_OF = {name: floor for floor, names in FLOORS.items() for name in names}
 
 
@@ -152,6 +148,31 @@ def test_no_module_is_too_long():
         if (n := len(file.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"modules over {MAX_LINES} lines (split them by job): {long}"
+
+
+def test_the_ground_packages_do_not_import_each_other():
+    crossing = [
+        f"jepa_lab/{module} imports {target}"
+        for module, targets in import_graph().items()
+        for target in sorted(targets)
+        if module.split(".")[0] in GROUND
+        and target.split(".")[0] in GROUND
+        and target.split(".")[0] != module.split(".")[0]
+    ]
+    assert not crossing, "\n".join(crossing)
+
+
+def test_every_package_says_what_it_is_and_names_its_public_api():
+    import importlib
+
+    for names in FLOORS.values():
+        for name in names:
+            if (PACKAGE / name / "__init__.py").is_file():
+                package = importlib.import_module(f"jepa_lab.{name}")
+                assert package.__doc__ and len(package.__doc__.split()) > 20, name
+                assert package.__all__, f"jepa_lab.{name} lists no public names"
+                for public in package.__all__:  # each one resolves, lazily
+                    assert getattr(package, public) is not None, f"jepa_lab.{name}.{public}"
 
 
 def test_the_package_docstring_draws_every_floor():

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jepa_lab.presets import MODEL_SIZES, PRESET_NAMES, REGIME_PRESETS, preset
-from jepa_lab.study import (
+from jepa_lab.experiments.study import (
     collapse_vs_params_figure,
     cost_table,
     epoch_curves_figure,
@@ -28,6 +27,7 @@ from jepa_lab.study import (
     significant_points,
     summarize_point,
 )
+from jepa_lab.training.presets import MODEL_SIZES, PRESET_NAMES, REGIME_PRESETS, preset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -322,8 +322,8 @@ def test_the_gpu_sizes_build_the_published_llama_3_2_1b_body():
     import torch
     from transformers import LlamaForCausalLM
 
-    from jepa_lab.build import shape_overrides
-    from jepa_lab.tiny import tiny_llama_config
+    from jepa_lab.training.build import shape_overrides
+    from jepa_lab.training.tiny import tiny_llama_config
 
     config = preset("scale-llama-1b-arch")
     assert config.bf16 and config.init == "random" and config.train_size == 8000
@@ -348,15 +348,15 @@ def test_the_gpu_sizes_build_the_published_llama_3_2_1b_body():
 
 
 def test_shape_fields_are_checked_and_refused_with_a_base():
-    from jepa_lab.validation import ConfigError
+    from jepa_lab.training.validation import ConfigError
 
     with pytest.raises(ConfigError, match="num_key_value_heads.*divisor of num_heads=4"):
         preset("scale-tiny", num_key_value_heads=3)
     with pytest.raises(ConfigError, match="init.*'random' with intermediate_size"):
         preset("overfit-250-base", intermediate_size=512)
     # and the trained model really has the grouped-query shape asked for
-    from jepa_lab.build import build_jepa_model
-    from jepa_lab.tiny import TOY_SIZES
+    from jepa_lab.training.build import build_jepa_model
+    from jepa_lab.training.tiny import TOY_SIZES
 
     small = preset("tiny", **TOY_SIZES, num_key_value_heads=2, intermediate_size=40)
     from jepa_lab.data import load_dataset

@@ -9,12 +9,12 @@ import torch
 from helpers import PAIRS, make_tokenizer
 
 from jepa_lab import JepaConfig
-from jepa_lab.history import final_table
-from jepa_lab.mask_view import mask_view
-from jepa_lab.masks import IGNORE_INDEX
-from jepa_lab.packing import Packer
-from jepa_lab.tiny import tiny_llama, tiny_llama_config
-from jepa_lab.views import Embeddings
+from jepa_lab.geometry.views import Embeddings
+from jepa_lab.objective.masks import IGNORE_INDEX
+from jepa_lab.objective.packing import Packer
+from jepa_lab.teaching.mask_view import mask_view
+from jepa_lab.training.history import final_table
+from jepa_lab.training.tiny import tiny_llama, tiny_llama_config
 
 
 def test_tiny_llama_key_value_heads_default_to_the_query_heads():

@@ -8,7 +8,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from jepa_lab.data import gsm8k_synth, load_dataset, nlrx_synth
-from jepa_lab.tokenizer import BOS, EOT, PAD, ROLE_TOKENS, tokenizer_for, train_tokenizer
+from jepa_lab.data.tokenizer import BOS, EOT, PAD, ROLE_TOKENS, tokenizer_for, train_tokenizer
 
 HARD_STRINGS = [
     "",

@@ -15,11 +15,11 @@ import torch
 from helpers import SMALL_RUN
 from safetensors.torch import load_file
 
-from jepa_lab.build import build_jepa_model, load_examples
-from jepa_lab.history import History
-from jepa_lab.losses import jepa_dropped
-from jepa_lab.presets import preset
-from jepa_lab.train import (
+from jepa_lab.objective.losses import jepa_dropped
+from jepa_lab.training.build import build_jepa_model, load_examples
+from jepa_lab.training.history import History
+from jepa_lab.training.presets import preset
+from jepa_lab.training.train import (
     NonFiniteLossError,
     RunDirectoryError,
     last_complete_checkpoint,
@@ -183,8 +183,8 @@ TRAIN_SCRIPT = """
 import os, signal, sys
 import torch
 from transformers import TrainerCallback
-from jepa_lab.presets import preset
-from jepa_lab.train import train
+from jepa_lab.training.presets import preset
+from jepa_lab.training.train import train
 
 torch.set_num_threads(1)
 config = preset("tiny", **{small}, save_every=2)
@@ -235,8 +235,8 @@ def test_sigkill_mid_epoch_then_resume_reaches_the_same_weights(tmp_path):
 DDP_SCRIPT = """
 import json, os
 import torch
-from jepa_lab.presets import preset
-from jepa_lab.train import train
+from jepa_lab.training.presets import preset
+from jepa_lab.training.train import train
 
 torch.set_num_threads(1)
 world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -294,7 +294,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
 
 
 def test_evaluate_on_a_single_example_reports_no_random_pairing():
-    from jepa_lab.evaluate import evaluate
+    from jepa_lab.training.evaluate import evaluate
 
     config = small_config()
     train_examples, held_out = load_examples(config)

@@ -18,10 +18,11 @@ from helpers import PAIRS, make_model, make_tokenizer
 from safetensors.torch import load_file
 
 from jepa_lab import JepaConfig, JepaModel
-from jepa_lab.build import load_examples
-from jepa_lab.config import MAX_PREDICTOR_TOKENS
-from jepa_lab.evaluate import extract_embeddings
-from jepa_lab.explore import (
+from jepa_lab.geometry import collapse_report
+from jepa_lab.geometry.plots import ARM_LABELS, VIEW_LABELS
+from jepa_lab.objective.config import MAX_PREDICTOR_TOKENS
+from jepa_lab.objective.masks import IGNORE_INDEX, NO_SEGMENT
+from jepa_lab.teaching.explore import (
     HyperparameterRun,
     Hyperparameters,
     figure_bundle,
@@ -30,13 +31,12 @@ from jepa_lab.explore import (
     padded_example,
     thread_output_to,
 )
-from jepa_lab.geometry import collapse_report
-from jepa_lab.masks import IGNORE_INDEX, NO_SEGMENT
-from jepa_lab.plots import ARM_LABELS, VIEW_LABELS
-from jepa_lab.presets import preset
+from jepa_lab.training.build import load_examples
+from jepa_lab.training.evaluate import extract_embeddings
+from jepa_lab.training.presets import preset
 
 w = pytest.importorskip("ipywidgets")
-from jepa_lab import widgets  # noqa: E402  (after the ipywidgets skip)
+from jepa_lab.teaching import widgets  # noqa: E402  (after the ipywidgets skip)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -512,7 +512,7 @@ def test_explorers_in_a_jupyter_kernel(tmp_path):
     cells = [
         f"import sys, torch; sys.path.insert(0, {tests_dir!r}); torch.set_num_threads(1)\n"
         "from helpers import PAIRS, make_tokenizer\n"
-        "from jepa_lab import widgets\nfrom jepa_lab.presets import preset",
+        "from jepa_lab.teaching import widgets\nfrom jepa_lab.training.presets import preset",
         "mask = widgets.mask_explorer(PAIRS, make_tokenizer('llama3'))\nmask",
         "mask.k.value = 5\nprint('columns', len(mask.pane.figure.data[0].z))",
         f"hp = widgets.hyperparameter_explorer(preset('tiny', **{SMALL!r}), {str(tmp_path)!r})\nhp",

@@ -1,0 +1,82 @@
+"""JepaConfig: every knob of the LLM-JEPA objective in one dataclass."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from jepa_lab.objective.checks import MAX_PREDICTOR_TOKENS, check_jepa_config
+
+__all__ = ["CONFIG_NAME", "MAX_PREDICTOR_TOKENS", "JepaConfig"]
+
+CONFIG_NAME = "jepa_config.json"
+
+
+@dataclass
+class JepaConfig:
+    """Hyperparameters of ``loss = gamma * NTP + lam * d(Pred(Enc(Text)), Enc(Code))``.
+
+    Paper knobs: ``k`` predictor tokens (0 means Pred is the identity), ``lam``, ``gamma``,
+    ``distance``, ``loss_dropout`` (fraction of steps that skip the JEPA term and its tokens).
+
+    ``text_view``: ``"user"`` re-encodes the user turn alone, as in the paper; ``"prompt"`` lets
+    the predictor tokens read the NTP row's own prompt, which costs only k extra tokens.
+    ``embed_at``: ``"content"`` reads Enc(x) at the last content token of a view, a state that
+    next-token training also constrains; ``"end_of_turn"`` reads it at the view's end-of-turn token.
+    ``label_mode``: ``"answer"`` trains the answer and its end-of-turn token only; ``"official"``
+    reproduces the official collator's labels (every token except EOS/end-of-turn/padding).
+    ``stop_grad_code`` and ``var_cov_weight`` are extensions beyond the paper, off by default.
+    """
+
+    k: int = 1
+    lam: float = 1.0
+    gamma: float = 1.0
+    distance: str = "cosine"
+    loss_dropout: float = 0.0
+    text_view: str = "user"
+    embed_at: str = "content"
+    temperature: float = 0.07
+    seed: int = 0
+    max_length: int = 512
+    on_overflow: str = "drop"
+    system_prompt: str | None = None
+    label_mode: str = "answer"
+    stop_grad_code: bool = False
+    var_cov_weight: float = 0.0
+    chat_template: str | None = None
+
+    def __post_init__(self) -> None:
+        check_jepa_config(self)  # types, ranges, finiteness, choices: lam=nan never trains NTP
+
+    @property
+    def predictor_tokens(self) -> list[str]:
+        return [f"<|predictor_{i}|>" for i in range(1, self.k + 1)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> JepaConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"JepaConfig: unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        path = Path(directory) / CONFIG_NAME
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> JepaConfig:
+        path = Path(directory) / CONFIG_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from err
+        return cls.from_dict(data)

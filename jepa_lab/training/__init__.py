@@ -1,0 +1,78 @@
+"""Training both arms: ``TrainConfig`` and the presets, the checks made before anything
+is written, building data, tokenizer and model (and the cached pretrained tiny base), the
+``train()`` entry point with resume, the Hugging Face ``Trainer`` subclass, divergence guards,
+verified and rotated checkpoints, run directories, the metrics history, per-epoch evaluation
+and batched greedy generation.
+"""
+
+from jepa_lab import lazy_exports
+
+# public name -> the module of this package that defines it; imported on first use, so that
+# importing one light module of the package does not pull in torch or plotly
+_EXPORTS = {
+    "BaseSpec": "base",
+    "base_corpus": "base",
+    "pretrain_base": "base",
+    "spec_for": "base",
+    "base_path": "base",
+    "pretrained_base": "base",
+    "load_examples": "build",
+    "build_jepa_model": "build",
+    "shape_overrides": "build",
+    "CheckpointError": "checkpoints",
+    "last_complete_checkpoint": "checkpoints",
+    "verify_tensors": "checkpoints",
+    "verify_checkpoint": "checkpoints",
+    "last_good_checkpoint": "checkpoints",
+    "choose_resume_checkpoint": "checkpoints",
+    "rotate_checkpoints": "checkpoints",
+    "load_model_weights": "checkpoints",
+    "StepCost": "cost",
+    "batch_shape": "cost",
+    "time_step": "cost",
+    "step_cost": "cost",
+    "greedy_answers": "evaluate",
+    "teacher_forced": "evaluate",
+    "evaluate": "evaluate",
+    "extract_embeddings": "evaluate",
+    "default_stop_token_ids": "generation",
+    "generate_greedy": "generation",
+    "decode_all": "generation",
+    "TrainingStopped": "guards",
+    "NonFiniteLossError": "guards",
+    "DivergenceError": "guards",
+    "uniform_loss_flag": "guards",
+    "trainable_weight_norm": "guards",
+    "History": "history",
+    "run_name": "history",
+    "final_records": "history",
+    "final_table": "history",
+    "TrainConfig": "presets",
+    "preset": "presets",
+    "RunDirectoryError": "rundir",
+    "write_atomic": "rundir",
+    "remove_outputs": "rundir",
+    "read_run_identity": "rundir",
+    "prepare_run_dir": "rundir",
+    "wait_for_run_dir": "rundir",
+    "tiny_llama_config": "tiny",
+    "tiny_llama": "tiny",
+    "tiny_jepa_model": "tiny",
+    "TrainResult": "train",
+    "train": "train",
+    "warmup_steps": "train",
+    "collate_examples": "trainer",
+    "JepaTrainer": "trainer",
+    "epoch_record": "trainer",
+    "evaluate_into": "trainer",
+    "append_record": "trainer",
+    "parameter_count": "trainer",
+    "check_train_config": "validation",
+    "check_model_source": "validation",
+    "check_examples": "validation",
+    "validate_run": "validation",
+    "validate_compare": "validation",
+    "read_run_file": "validation",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

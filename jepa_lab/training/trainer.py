@@ -1,0 +1,372 @@
+"""JepaTrainer: the Hugging Face ``Trainer`` computing the LLM-JEPA objective from packed rows.
+
+Each step packs its examples once it knows the step (loss dropout is a pure function of it),
+normalises by the token and pair counts of *all* data-parallel ranks
+(:func:`jepa_lab.objective.losses.
+objective`), applies the divergence guards (:mod:`jepa_lab.training.guards`), writes verified
+checkpoints (:mod:`jepa_lab.training.checkpoints`), and at each epoch end evaluates on held-out
+data and
+appends the record to the history.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import Trainer, TrainerCallback
+
+from jepa_lab.objective.losses import objective
+from jepa_lab.objective.model import JepaModel
+from jepa_lab.training.checkpoints import (
+    CHECKPOINT_STATE,
+    COMPLETE_MARKER,
+    SAVE_TOTAL_LIMIT,
+    CheckpointError,
+    last_good_checkpoint,
+    load_model_weights,
+    rotate_checkpoints,
+    verify_tensors,
+)
+from jepa_lab.training.evaluate import evaluate
+from jepa_lab.training.guards import (
+    GRAD_NORM_LIMIT,
+    WEIGHT_GROWTH_LIMIT,
+    DivergenceError,
+    NonFiniteLossError,
+    trainable_weight_norm,
+    uniform_loss_flag,
+)
+from jepa_lab.training.history import History
+from jepa_lab.training.presets import TrainConfig
+from jepa_lab.training.rundir import write_atomic
+
+
+def collate_examples(examples: list[Any]) -> dict[str, list[Any]]:
+    """Batches stay as examples: the trainer packs them once it knows the step (loss dropout)."""
+    return {"examples": list(examples)}
+
+
+def _example_ids(examples: list[Any]) -> list[str]:
+    return [str(getattr(e, "id", i)) for i, e in enumerate(examples)]
+
+
+class JepaTrainer(Trainer):
+    """``Trainer`` computing ``gamma * NTP + lam * JEPA`` from packed rows."""
+
+    def __init__(
+        self,
+        *args: Any,
+        eval_examples: list[Any] | None = None,
+        run_config: TrainConfig | None = None,
+        history: History | None = None,
+        arm: str = "jepa",
+        warmup_ratio: float = 0.0,
+        **kwargs: Any,
+    ):
+        kwargs.setdefault("data_collator", collate_examples)
+        super().__init__(*args, **kwargs)
+        self.eval_examples = eval_examples or []
+        self.run_config = run_config
+        self.history = history
+        self.arm = arm
+        self.warmup_ratio = warmup_ratio
+        self.epoch_sums: dict[str, float] = defaultdict(float)
+        self.weight_norm_start: float | None = None
+        self.resume_note: dict[str, Any] | None = None  # goes into the next history record
+        # called with each epoch's record instead of printing it (jepa-lab demo's progress line)
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
+        self._last_flops = 0.0
+        self._started = time.perf_counter()
+        self.add_callback(_EpochEnd(self))
+
+    # ------------------------------------------------------------------ the objective
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        jm: JepaModel = self.accelerator.unwrap_model(model)
+        examples = inputs["examples"]
+        step = self.state.global_step
+        use_jepa = jm.jepa_active(step)
+        batch = jm.build_batch(examples, jepa=use_jepa)
+        batch = {k: v.to(self.args.device) for k, v in batch.items()}
+        out = model(**batch)
+        zero = torch.zeros((), device=self.args.device)
+        totals = torch.stack(  # counts and detached sums, so logged means are global too
+            [
+                torch.tensor(float(out.ntp_count), device=self.args.device),
+                torch.tensor(float(out.jepa_count or 0), device=self.args.device),
+                torch.tensor(float(out.num_tokens), device=self.args.device),
+                out.ntp_sum.detach().float(),
+                (out.jepa_sum.detach().float() if out.jepa_sum is not None else zero),
+            ]
+        ).double()
+        world = self.accelerator.num_processes
+        if world > 1:  # normalise by what ALL ranks saw; DDP then averages gradients over ranks
+            totals = self.accelerator.reduce(totals, reduction="sum")
+        cfg = jm.config
+        n_ntp, n_jepa = float(totals[0]), float(totals[1])
+        step_objective = objective(
+            out.ntp_sum, n_ntp, out.jepa_sum, n_jepa, cfg.gamma, cfg.lam, ranks=world
+        )
+        loss, ntp, jepa = step_objective.loss, step_objective.ntp, step_objective.jepa
+        if not torch.isfinite(loss.detach()):
+            raise NonFiniteLossError(
+                f"step {step}: the loss is {loss.item()} (ntp {ntp.item()}, jepa "
+                f"{None if jepa is None else jepa.item()}) on the batch of examples "
+                f"{_example_ids(examples)}; stopping before the update. "
+                f"{self._good_checkpoint_text()}"
+            )
+        tokens = float(totals[2])
+        self._last_flops = 6.0 * parameter_count(jm) * tokens / world  # Trainer sums ranks
+        self.state.num_input_tokens_seen = int(self.state.num_input_tokens_seen or 0) + int(tokens)
+        # the logged means: the same objective on the detached global sums
+        logged = objective(
+            float(totals[3]),
+            n_ntp,
+            None if jepa is None else float(totals[4]),
+            n_jepa,
+            cfg.gamma,
+            cfg.lam,
+        )
+        sums = self.epoch_sums
+        sums["steps"] += 1
+        sums["ntp_loss"] += logged.ntp
+        sums["ntp_loss_min"] = min(sums.get("ntp_loss_min", math.inf), logged.ntp)
+        if logged.jepa is not None:
+            sums["jepa_loss"] += logged.jepa
+            sums["jepa_steps"] += 1
+        sums["loss"] += logged.loss
+        return (loss, out) if return_outputs else loss
+
+    def floating_point_ops(self, inputs: dict[str, Any]) -> float:
+        return self._last_flops
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """Warm up over ``warmup_ratio`` of the run (transformers 5 reads warmup_steps >= 1 as a
+        count of steps, so a ratio of 1.0 passed there would mean one step)."""
+        if self.lr_scheduler is None:
+            from transformers import get_scheduler
+
+            self.lr_scheduler = get_scheduler(
+                self.args.lr_scheduler_type,
+                optimizer=optimizer or self.optimizer,
+                num_warmup_steps=warmup_steps(self.warmup_ratio, num_training_steps),
+                num_training_steps=num_training_steps,
+                scheduler_specific_kwargs=self.args.lr_scheduler_kwargs,
+            )
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
+    # ------------------------------------------------------------------ divergence guards
+    def _get_grad_norm(self, model, grad_norm=None):
+        """The pre-clip gradient norm; non-finite or past the bound stops before the update."""
+        grad_norm = super()._get_grad_norm(model, grad_norm=grad_norm)
+        value = float(grad_norm)
+        step = self.state.global_step
+        if not math.isfinite(value):
+            raise NonFiniteLossError(
+                f"step {step}: the gradient norm is {value}; stopping before the update. "
+                f"{self._good_checkpoint_text()}"
+            )
+        if value > GRAD_NORM_LIMIT:
+            raise DivergenceError(
+                f"step {step}: the gradient norm is {value:.3g}, past the divergence bound "
+                f"{GRAD_NORM_LIMIT:g} (learning rate too high?); stopping before the update. "
+                f"{self._good_checkpoint_text()}"
+            )
+        self.epoch_sums["grad_norm_max"] = max(self.epoch_sums.get("grad_norm_max", 0.0), value)
+        return grad_norm
+
+    def _guards_apply(self) -> bool:
+        return not (self.is_fsdp_enabled or self.is_deepspeed_enabled)  # sharded: norms per rank
+
+    def check_weights(self) -> float | None:
+        """Stop on non-finite weights or weights past the growth bound; return their norm."""
+        if not self._guards_apply():
+            return None
+        norm = trainable_weight_norm(self.accelerator.unwrap_model(self.model))
+        self.epoch_sums["weight_norm"] = norm
+        step = self.state.global_step
+        if not math.isfinite(norm):
+            raise NonFiniteLossError(
+                f"step {step}: the weights became non-finite (norm {norm}) in that step's "
+                f"update; stopping. {self._good_checkpoint_text()}"
+            )
+        start = self.weight_norm_start
+        if start and norm > WEIGHT_GROWTH_LIMIT * start:
+            raise DivergenceError(
+                f"step {step}: the weights diverged, their norm is {norm:.3g}, "
+                f"{norm / start:.3g} times its start value {start:.3g} (bound "
+                f"{WEIGHT_GROWTH_LIMIT:g}x; learning rate too high?); stopping. "
+                f"{self._good_checkpoint_text()}"
+            )
+        return norm
+
+    def _good_checkpoint_text(self) -> str:
+        good = last_good_checkpoint(self.args.output_dir)
+        if good is None:
+            return "There is no good checkpoint yet."
+        return f"The last good checkpoint is {good} (resume=True / --resume continues from it)."
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        if self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            return super()._save(output_dir, state_dict)
+        if not self.args.should_save:
+            return
+        output_dir = output_dir or self.args.output_dir
+        jm: JepaModel = self.accelerator.unwrap_model(self.model)
+        jm.save_pretrained(output_dir)  # safetensors; tied weights handled by transformers
+        torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
+
+    def _save_checkpoint(self, model, trial) -> None:
+        folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+        if self.args.should_save:  # a re-save into an old folder is incomplete until re-marked
+            (folder / COMPLETE_MARKER).unlink(missing_ok=True)
+            (folder / "REJECTED").unlink(missing_ok=True)
+        super()._save_checkpoint(model, trial)
+        if not self.args.should_save:
+            return
+        write_atomic(folder / CHECKPOINT_STATE, json.dumps(self._checkpoint_state()) + "\n")
+        try:
+            verify_tensors(folder)
+        except CheckpointError as err:
+            raise NonFiniteLossError(
+                f"step {self.state.global_step}: the checkpoint {folder} is not marked complete: "
+                f"{err}. {self._good_checkpoint_text()}"
+            ) from err
+        write_atomic(folder / COMPLETE_MARKER, f"{self.state.global_step}\n")
+        rotate_checkpoints(folder.parent, SAVE_TOTAL_LIMIT)
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "epoch_sums": dict(self.epoch_sums),
+            "wall_time": time.perf_counter() - self._started,
+        }
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        if self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        jm: JepaModel = self.accelerator.unwrap_model(model or self.model)
+        load_model_weights(jm, resume_from_checkpoint)
+
+
+class _EpochEnd(TrainerCallback):
+    """Check the weights after every update; at each epoch end evaluate on held-out data and
+    append the record to the history."""
+
+    def __init__(self, trainer: JepaTrainer):
+        self.trainer = trainer
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.trainer.check_weights()
+        return control
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        trainer = self.trainer
+        sums, trainer.epoch_sums = trainer.epoch_sums, defaultdict(float)
+        if not state.is_world_process_zero:
+            return control
+        record = epoch_record(
+            trainer,
+            sums,
+            epoch=state.epoch or 0.0,
+            step=state.global_step,
+            tokens_seen=int(state.num_input_tokens_seen or 0),
+        )
+        evaluate_into(trainer, record)
+        append_record(trainer, record)
+        return control
+
+
+def epoch_record(
+    trainer: JepaTrainer, sums: dict[str, float], *, epoch: float, step: int, tokens_seen: int
+) -> dict[str, Any]:
+    """The training half of an epoch's history record, from the epoch's running sums."""
+    jm: JepaModel = trainer.accelerator.unwrap_model(trainer.model)
+    steps = sums.get("steps", 0.0)
+    jepa_steps = sums.get("jepa_steps", 0.0)
+    record: dict[str, Any] = {
+        "arm": trainer.arm,
+        "seed": trainer.args.seed,
+        "epoch": round(epoch, 4),
+        "step": step,
+        "train_loss": sums["loss"] / steps if steps else None,
+        "ntp_loss": sums["ntp_loss"] / steps if steps else None,
+        "jepa_loss": sums["jepa_loss"] / jepa_steps if jepa_steps else None,
+        "jepa_steps": int(jepa_steps),
+        "tokens_seen": tokens_seen,
+        # 6 x non-embedding parameters x tokens: forward plus backward, all ranks
+        "flops": 6.0 * parameter_count(jm) * float(tokens_seen),
+        "wall_time": time.perf_counter() - trainer._started,
+        "ntp_loss_min": sums.get("ntp_loss_min"),  # lowest step loss: vs ln V, stuck or not
+        "grad_norm_max": sums.get("grad_norm_max"),
+        "weight_norm": sums.get("weight_norm"),
+        "divergence": uniform_loss_flag(sums, _vocab_size(jm), step),
+    }
+    return record
+
+
+def evaluate_into(trainer: JepaTrainer, record: dict[str, Any]) -> None:
+    """Held-out metrics of the current weights into ``record``; predictions.jsonl beside."""
+    config = trainer.run_config
+    if not trainer.eval_examples or config is None:
+        return
+    jm: JepaModel = trainer.accelerator.unwrap_model(trainer.model)
+    metrics = evaluate(
+        jm,
+        trainer.eval_examples,
+        dataset=config.dataset,
+        max_new_tokens=config.max_new_tokens,
+        batch_size=config.eval_batch_size,
+        progress=not trainer.args.disable_tqdm,
+    )
+    predictions = metrics.pop("predictions")
+    record.update(metrics)
+    write_atomic(
+        Path(trainer.args.output_dir) / "predictions.jsonl",
+        "".join(json.dumps(p) + "\n" for p in predictions),
+    )
+
+
+def append_record(trainer: JepaTrainer, record: dict[str, Any]) -> None:
+    if trainer.resume_note is not None:  # the first record after a resume says how it resumed
+        record["resume"], trainer.resume_note = trainer.resume_note, None
+    if trainer.history is not None:
+        trainer.history.append(record)
+    shown = {k: v for k, v in record.items() if isinstance(v, float)}
+    if trainer.on_record is not None:
+        trainer.on_record(record)
+    else:
+        print(
+            f"[{trainer.arm} seed {trainer.args.seed}] epoch {record['epoch']:g}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if k != "flops")
+        )
+    if record.get("divergence"):
+        warnings.warn(f"epoch {record['epoch']:g}: {record['divergence']}", stacklevel=2)
+
+
+def _vocab_size(jm: JepaModel) -> int:
+    output = jm.model.get_output_embeddings()
+    return int(output.weight.shape[0]) if output is not None else 0
+
+
+def warmup_steps(ratio: float, total_steps: int) -> int:
+    """Steps of linear warm-up for ``ratio`` of ``total_steps`` (rounded up, as transformers)."""
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"warmup_ratio: expected a fraction of the run in [0, 1], got {ratio}")
+    return math.ceil(ratio * total_steps)
+
+
+def parameter_count(jm: JepaModel) -> int:
+    model = jm.model.get_base_model() if hasattr(jm.model, "get_base_model") else jm.model
+    if not hasattr(jm, "_n_params"):
+        jm._n_params = model.num_parameters(exclude_embeddings=True)
+    return jm._n_params
