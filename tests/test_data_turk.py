@@ -95,18 +95,42 @@ class _Files(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_turk_download_warns_that_its_hash_is_not_pinned(tmp_path, monkeypatch):
-    folder = _write_turk(tmp_path / "published")
+def _serve_turk(folder: Path):
     _Files.files = {
         "/" + dl.FILES[f"nlrx-turk/{n}"].url_path: (folder / f"{n}.txt").read_bytes()
         for n in ("src", "targ")
     }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _point_at(server, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("JEPA_LAB_BASE_URL", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+
+
+def test_turk_download_is_pinned_so_other_bytes_are_refused(tmp_path, monkeypatch):
+    """The published src.txt's SHA-256 is pinned now: made-up files under its URL fail."""
+    server = _serve_turk(_write_turk(tmp_path / "published"))
     try:
-        monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path / "cache"))
-        monkeypatch.setenv("JEPA_LAB_BASE_URL", f"http://127.0.0.1:{server.server_port}")
-        monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+        _point_at(server, tmp_path, monkeypatch)
+        with pytest.raises(dl.ChecksumError, match="checksum mismatch.*NL-RX-Turk/src.txt"):
+            load_dataset("nlrx-turk", "train", source="download")
+    finally:
+        server.shutdown()
+
+
+def test_an_unpinned_file_downloads_with_a_warning_naming_its_hash(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    for n in ("src", "targ"):  # what fetch() does for a file whose hash is still unknown
+        key = f"nlrx-turk/{n}"
+        monkeypatch.setitem(dl.FILES, key, replace(dl.FILES[key], sha256=None))
+    server = _serve_turk(_write_turk(tmp_path / "published"))
+    try:
+        _point_at(server, tmp_path, monkeypatch)
         with pytest.warns(UserWarning, match=r"(?s)nlrx-turk/src.*sha256 [0-9a-f]{64}"):
             data = load_dataset("nlrx-turk", "train", source="download")
     finally:

@@ -164,7 +164,7 @@ def test_env_vars_choose_cache_and_base(monkeypatch, tmp_path):
 def test_pinned_urls_are_the_published_ones():
     urls = {f"{dl.DEFAULT_BASE_URL}/{f.url_path}" for f in dl.FILES.values()}
     assert (
-        "https://raw.githubusercontent.com/galilai-group/llm-jepa/main/datasets/"
+        "https://raw.githubusercontent.com/galilai-group/llm-jepa/6d7d0d1/datasets/"
         "synth_train.jsonl" in urls
     )
     assert (
@@ -172,11 +172,10 @@ def test_pinned_urls_are_the_published_ones():
         "grade_school_math/data/test.jsonl" in urls
     )
     assert all(len(f.sha256) == 64 for f in dl.FILES.values() if f.sha256 is not None)
-    # NL-RX-TURK's hashes are still to be pinned (no trusted copy was at hand); nothing else.
-    assert sorted(k for k, f in dl.FILES.items() if f.sha256 is None) == [
-        "nlrx-turk/src",
-        "nlrx-turk/targ",
-    ]
+    assert [k for k, f in dl.FILES.items() if f.sha256 is None] == []  # every file is pinned
+    # The LLM-JEPA files come from one commit, never a branch head that may move.
+    llm_jepa = [f.url_path for f in dl.FILES.values() if "llm-jepa" in f.url_path]
+    assert llm_jepa and all("/llm-jepa/6d7d0d1/datasets/" in u for u in llm_jepa)
 
 
 @pytest.mark.skipif(not (SHARED / "gsm8k" / "test.jsonl").exists(), reason="shared data absent")

@@ -38,6 +38,22 @@ class RemoteFile:
     sha256: str | None
 
 
+# The LLM-JEPA task files, pinned to the commit the shared copies were taken from (not a branch
+# head, whose files may change under the same name).
+LLM_JEPA = "galilai-group/llm-jepa/6d7d0d1/datasets"
+LLM_JEPA_SHA256 = {
+    "gsm8k_test": "a5287ca8aa668fbf272df8b882dafbd41a93fc4710bf09c411ab482955353468",
+    "hellaswag_test": "07835fa76c8bf513b5651cab8ee18f814331d49f9e6c6a63039be129c598c095",
+    "nq_open_test": "77812745a8650ccf2b23e52dee0e8066b32189e48aaaccde37d08e0bb4ad0e6b",
+    "nq_open_train": "a95d112bfc9ba1cbca37511003ca3bc7c5623d4e3187591aeea20273a83a7d37",
+    "rotten_tomatoes_test": "adb522ad74f15238ac334274324deacebffbdd0266d892dac85a31bc51f12336",
+    "rotten_tomatoes_train": "83cc99291f73fc059bca0b9b2562747a690c462a3a374681870ba5ac8bc6cde4",
+    "spider_test": "9462b996c4859bdd27836a46489f741a48f0e8100da1534542d7a44dbab78fe7",
+    "spider_train": "84e4b5f717100871e61ae38589e8f3d44dafab33b69c2d3b8e5ee38224070ba4",
+    "turk_test": "5cab7cfadd071a15e0956cc32e1d4d1bbe99750868b8f064d55cc569f5aefbd3",
+    "turk_train": "61d5d6df65a7a899c6f45948a37729bb84b84b4943750f8fa38c1042250ec664",
+}
+
 FILES: dict[str, RemoteFile] = {
     "nlrx-original/src": RemoteFile(
         "nicholaslocascio/deep-regex/master/datasets/NL-RX-Synth/src.txt",
@@ -50,27 +66,26 @@ FILES: dict[str, RemoteFile] = {
         "cf7c6126d2e1cbd4fbc171421dad1e7f2860f93f9153ea0eb24555d6ed5e8b67",
     ),
     "nlrx-jepa/train": RemoteFile(
-        "galilai-group/llm-jepa/main/datasets/synth_train.jsonl",
+        f"{LLM_JEPA}/synth_train.jsonl",
         "nl-rx/llm-jepa-split/synth_train.jsonl",
         "ca959f108fb5a9c363910bca46cd9de69ead3bac016ed2564c74be39ba634e46",
     ),
     "nlrx-jepa/test": RemoteFile(
-        "galilai-group/llm-jepa/main/datasets/synth_test.jsonl",
+        f"{LLM_JEPA}/synth_test.jsonl",
         "nl-rx/llm-jepa-split/synth_test.jsonl",
         "acfce67c9284bb97dc0b89ad9412b00f6464faf2dfbd2581dd4930140716e45d",
     ),
-    # NL-RX-TURK. Its SHA-256 is NOT pinned yet: no copy was at hand when this entry was added,
-    # and a made-up hash would be worse than none. Fill both in from a trusted download (the
-    # warning fetch() gives prints the hash it got).
+    # NL-RX-TURK as first published, at the deep-regex commit the shared data was taken from
+    # (targ.txt is byte-identical to NL-RX-Synth's).
     "nlrx-turk/src": RemoteFile(
-        "nicholaslocascio/deep-regex/master/datasets/NL-RX-Turk/src.txt",
+        "nicholaslocascio/deep-regex/096490d/datasets/NL-RX-Turk/src.txt",
         "nl-rx/original/NL-RX-Turk/src.txt",
-        None,
+        "c4abd0cf27ad44fabb8a1c198bc5698fae2424287d4b054b31f670f4c33dc81c",
     ),
     "nlrx-turk/targ": RemoteFile(
-        "nicholaslocascio/deep-regex/master/datasets/NL-RX-Turk/targ.txt",
+        "nicholaslocascio/deep-regex/096490d/datasets/NL-RX-Turk/targ.txt",
         "nl-rx/original/NL-RX-Turk/targ.txt",
-        None,
+        "cf7c6126d2e1cbd4fbc171421dad1e7f2860f93f9153ea0eb24555d6ed5e8b67",
     ),
     "gsm8k/train": RemoteFile(
         "openai/grade-school-math/master/grade_school_math/data/train.jsonl",
@@ -82,6 +97,12 @@ FILES: dict[str, RemoteFile] = {
         "gsm8k/test.jsonl",
         "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
     ),
+    **{
+        f"llm-jepa/{stem}": RemoteFile(
+            f"{LLM_JEPA}/{stem}.jsonl", f"llm-jepa-datasets/{stem}.jsonl", sha256
+        )
+        for stem, sha256 in LLM_JEPA_SHA256.items()
+    },
 }
 # Which files make up each downloadable dataset.
 BUNDLES: dict[str, tuple[str, ...]] = {
@@ -89,6 +110,12 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     "nlrx-original": ("nlrx-original/src", "nlrx-original/targ"),
     "nlrx-turk": ("nlrx-turk/src", "nlrx-turk/targ"),
     "gsm8k": ("gsm8k/train", "gsm8k/test"),
+    "gsm8k-llm-jepa": ("llm-jepa/gsm8k_test",),
+    "turk": ("llm-jepa/turk_train", "llm-jepa/turk_test"),
+    "spider": ("llm-jepa/spider_train", "llm-jepa/spider_test"),
+    "nq_open": ("llm-jepa/nq_open_train", "llm-jepa/nq_open_test"),
+    "hellaswag": ("llm-jepa/hellaswag_test",),  # no train file is published
+    "rotten_tomatoes": ("llm-jepa/rotten_tomatoes_train", "llm-jepa/rotten_tomatoes_test"),
 }
 
 

@@ -19,6 +19,8 @@ class Example:
     source: where it came from, e.g. "nl-rx/llm-jepa-split", "gsm8k/original",
         "generated/nlrx-synth".
     system: system prompt of the chat record, if any.
+    db_id: the database a text-to-SQL example is asked about (Spider's ``For db_id:[name]``), so
+        a scorer can run its queries there; None for every other task.
     """
 
     text: str
@@ -26,6 +28,7 @@ class Example:
     id: str
     source: str
     system: str | None = None
+    db_id: str | None = None
 
     @property
     def messages(self) -> list[dict[str, str]]:
