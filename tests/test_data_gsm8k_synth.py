@@ -165,3 +165,36 @@ def test_load_dataset_passes_the_knobs_to_the_generator():
     examples = load_dataset("gsm8k", "test", "generated", n=30, steps=3, max_number=9)
     assert all(len(NOTE.findall(e.code)) == 3 for e in examples)
     assert max(int(x) for e in examples for x in STATED.findall(e.text)) <= 9
+
+
+# every plural noun the templates write after a number, in questions and in solutions
+_COUNTED = "|".join(
+    ("years", "hours", "miles", "dollars", "weeks", "trays", "friends", "boxes", *gsm8k_synth.ITEMS)
+)
+_ONE_PLURAL = re.compile(rf"(?<![\d.])1 (?:more )?({_COUNTED})\b")
+_NOTE = re.compile(r"<<([^=>]+)=")
+
+
+def _many_problems():
+    for steps in (1, 2, 3):
+        for max_number in (5, 10, 30):
+            yield from gsm8k_synth.generate(
+                400, "train", seed=3, steps=steps, max_number=max_number
+            )
+    for difficulty in (1, 2, 3):
+        yield from gsm8k_synth.generate(300, "test", seed=4, difficulty=difficulty)
+
+
+def test_no_problem_repeats_a_step_or_says_one_years():
+    """The notebook 07 defects: "5*3" computed twice in one solution, "in 1 years"."""
+    problems = list(_many_problems())
+    assert len(problems) >= 4000
+    ones = 0
+    for p in problems:
+        notes = _NOTE.findall(p.code)
+        assert len(notes) == len(set(notes)), f"{p.id}: a step is repeated:\n{p.code}"
+        for text in (p.text, p.code):
+            bad = _ONE_PLURAL.search(text)
+            assert bad is None, f"{p.id}: {bad.group(0)!r} should be singular in {text!r}"
+        ones += len(re.findall(r"(?<![\d.$])1 [a-z]", p.text + p.code))
+    assert ones > 50, "the sample never counts one of anything: the check above saw nothing"

@@ -43,6 +43,18 @@ STEPS_RANGE = (1, 3)  # what the templates can build
 MIN_NUMBER = 2  # the smallest max_number every template can honour
 MAX_DRAWS = 10_000  # per problem, before giving up on a max_number no template can meet
 _INTEGER = re.compile(r"\d+")  # fixed, linear-time; the questions are our own text
+# A count of one takes the singular: "in 1 year", "1 sticker" (every noun here adds -s or -es).
+_SINGULAR = {"boxes": "box"}
+_LEADING_NOUN = re.compile(r"^ ([a-z]+s)\b")
+
+
+def _singular(noun: str) -> str:
+    return _SINGULAR.get(noun, noun[:-1] if noun.endswith("s") else noun)
+
+
+def _count(n: int, noun: str) -> str:
+    """``n noun``, singular when n is 1."""
+    return f"{n} {_singular(noun) if n == 1 else noun}"
 
 
 class _Steps:
@@ -58,6 +70,8 @@ class _Steps:
         c = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else a // b
         if c < 0:
             raise ValueError("negative intermediate")  # the caller redraws
+        if c == 1:  # "= <<4/4=1>>1 sticker."
+            after = _LEADING_NOUN.sub(lambda m: " " + _singular(m.group(1)), after)
         self.lines.append(f"{before}{a}{op}{b} = <<{a}{op}{b}={c}>>{c}{after}")
         self.last = c
         return c
@@ -93,7 +107,7 @@ def _sharing(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
     s = _Steps()
     q = f"{name} has {have} {item}."
     if steps >= 2:
-        q += f" {name} gives {more} {item} to a brother."
+        q += f" {name} gives {_count(more, item)} to a brother."
         have = s.add(f"{name} keeps ", have, "-", more, f" {item}.")
     per = s.add("Each friend gets ", have, "/", friends, f" {item}.")
     rest = "the rest" if steps >= 2 else "them"
@@ -112,12 +126,15 @@ def _speed(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
     speed, hours = rng.randint(2, top), rng.randint(1, 5)
     s = _Steps()
     d1 = s.add("In the first part it goes ", speed, "*", hours, " miles.")
-    q = f"A {vehicle} travels at {speed} miles per hour for {hours} hours."
+    q = f"A {vehicle} travels at {speed} miles per hour for {_count(hours, 'hours')}."
     if steps == 1:
         return q + " How many miles does it travel?", s
     more = rng.randint(1, 4)
+    if more == hours:  # the same leg twice would repeat the first step word for word
+        more = more % 4 + 1
     d2 = s.add("Then it goes ", speed, "*", more, " miles.")
-    q += f" After a stop it travels {more} more hours at the same speed."
+    q += f" After a stop it travels {more} more {'hour' if more == 1 else 'hours'} at the same"
+    q += " speed."
     if steps == 2:
         return q + " How many miles does it travel in the second part?", s
     s.add("In total it goes ", d1, "+", d2, " miles.")
@@ -133,11 +150,12 @@ def _ages(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
     if steps == 1:
         return q + f" How old is {b}?", s
     later = rng.randint(1, min(top, 20))
-    future = s.add(f"In {later} years {b} will be ", older, "+", later, " years old.")
+    when = "in " + _count(later, "years")
+    future = s.add(f"{when.capitalize()} {b} will be ", older, "+", later, " years old.")
     if steps == 2:
-        return q + f" How old will {b} be in {later} years?", s
+        return q + f" How old will {b} be {when}?", s
     s.add(f"Adding {a}'s age now gives ", future, "+", age, " years.")
-    return q + f" What is {b}'s age in {later} years plus {a}'s age now?", s
+    return q + f" What is {b}'s age {when} plus {a}'s age now?", s
 
 
 def _savings(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
@@ -149,7 +167,7 @@ def _savings(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
     if steps == 1:
         return q + f" How many dollars does {name} save?", s
     spent = rng.randint(1, min(saved, top))
-    left = s.add("After the toy, ", saved, "-", spent, " dollars are left.")
+    left = s.add(f"After the toy, {name} has ", saved, "-", spent, " dollars left.")
     q += f" Then {name} spends ${spent} on a toy."
     if steps == 2:
         return q + " How many dollars are left?", s
@@ -167,11 +185,14 @@ def _baking(rng: random.Random, steps: int, top: int) -> tuple[str, _Steps]:
     if steps == 1:
         return q + " How many cookies does " + name + " bake?", s
     eaten = rng.randint(1, baked - 1)
-    left = s.add("After eating, ", baked, "-", eaten, " cookies are left.")
-    q += f" The family eats {eaten} cookies."
+    left = s.add(f"After eating, {name} has ", baked, "-", eaten, " cookies left.")
+    q += f" The family eats {_count(eaten, 'cookies')}."
     if steps == 2:
         return q + " How many cookies are left?", s
-    boxes = rng.choice([d for d in range(2, 7) if left % d == 0] or [1])
+    divisors = [d for d in range(2, 7) if left % d == 0]
+    if not divisors:
+        raise ValueError("no even split into boxes")  # the caller redraws ("into 1 box")
+    boxes = rng.choice(divisors)
     s.add("Each box gets ", left, "/", boxes, " cookies.")
     return q + f" The rest go equally into {boxes} boxes. How many cookies are in each box?", s
 
