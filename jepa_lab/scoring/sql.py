@@ -228,6 +228,23 @@ def _execution_match(pred_sql: object, gold_sql: str, db_path: Path, cache: dict
 FAILED_KINDS = ("error", "refused", "budget", "bound")
 
 
+def _printed(db_path: Path, sql: object) -> str:
+    try:
+        rows = run_query(db_path, sql).rows
+    except QueryFailure:
+        return ""  # the shell prints an error to stderr and nothing to stdout
+    return "\n".join("|".join("" if v is None else str(v) for v in row) for row in rows)
+
+
+def shell_output_match(pred_sql: object, gold_sql: str, db_path: str | os.PathLike) -> bool:
+    """The official LLM-JEPA Spider verdict, emulated for teaching (never score with it): both
+    queries' output as the sqlite3 shell prints it (values joined by "|", a line per row,
+    nothing for a query that fails) must be the same text. So a failing query "matches" any
+    gold query with an empty result, and row order and number formatting decide."""
+    path = Path(db_path)
+    return _printed(path, pred_sql) == _printed(path, gold_sql)
+
+
 def score_spider(
     predictions: Sequence[str],
     golds: Sequence[str],
