@@ -18,6 +18,7 @@ from jepa_lab.experiments.study import (
     collapse_vs_params_figure,
     cost_table,
     epoch_curves_figure,
+    gain_scale,
     gain_vs_params_figure,
     grid_heatmap_figure,
     history_records,
@@ -192,8 +193,54 @@ def test_the_grid_heatmap_puts_each_pairs_gain_in_its_cell():
     z = [list(row) for row in heat.z]
     assert z[0] == pytest.approx([grid["lam0.5-k0"]["diff_mean"], grid["lam0.5-k2"]["diff_mean"]])
     assert z[1][0] == pytest.approx(grid["lam2-k0"]["diff_mean"]) and z[1][1] is None
-    assert heat.zmid == 0 and heat.zmax == pytest.approx(grid["lam0.5-k2"]["diff_mean"])
+    # centred at 0, and the largest gain (0.05 + the seeds' spread) does not fill the scale
+    largest = grid["lam0.5-k2"]["diff_mean"]
+    assert heat.zmid == 0 and heat.zmin == -heat.zmax
+    assert largest < heat.zmax <= largest + 0.05 and heat.zmax == pytest.approx(0.1)
     assert heat.text[0][1].startswith(f"{grid['lam0.5-k2']['diff_mean']:+.3f}<br>p=")
+
+
+def test_heatmaps_share_one_colour_scale_that_no_cell_fills():
+    """The 1x1 confirmation heatmap used to scale to its own +0.028 and fill the darkest blue."""
+
+    def part(gains):
+        out = {"point": "overfit-250-base"}
+        for name, gain in gains.items():
+            ntp = [_record([0.3 + 0.01 * s]) for s in range(3)]
+            jepa = [_record([0.3 + 0.01 * s + gain + 0.002 * s]) for s in range(3)]
+            out[name] = summarize_point(ntp, jepa, [0, 1, 2])
+        return out
+
+    grid = part({"lam0.5-k4": 0.074, "lam1-k1": -0.12, "lam2-k2": 0.02})
+    confirm = part({"lam0.5-k4": 0.028})
+    scale = gain_scale(grid, confirm)
+    assert scale == pytest.approx(0.15)  # |-0.12 + spread| rounded up to a multiple of 0.05
+    figures = [grid_heatmap_figure(p, "t", zmax=scale) for p in (grid, confirm)]
+    for fig in figures:
+        heat = fig.data[0]
+        assert heat.zmid == 0 and heat.zmax == scale and heat.zmin == -scale
+        cells = [abs(v) for row in heat.z for v in row if v is not None]
+        assert max(cells) < scale
+    assert abs(figures[1].data[0].z[0][0]) < scale / 4  # the confirmation's gain reads as small
+    alone = grid_heatmap_figure(confirm, "t").data[0]  # without a shared scale: its own, still
+    assert alone.zmax == pytest.approx(0.05) and alone.z[0][0] < alone.zmax  # not filled
+    with pytest.raises(ValueError, match="zmax must be a positive gain"):
+        grid_heatmap_figure(grid, "t", zmax=0)
+
+
+def test_markdown_table_keeps_the_whole_part_as_holms_family():
+    def point(gain):
+        ntp = [_record([0.3 + 0.01 * s]) for s in range(3)]
+        jepa = [_record([0.3 + 0.01 * s + gain + 0.004 * s]) for s in range(3)]
+        return summarize_point(ntp, jepa, [0, 1, 2])
+
+    part = {"a": point(0.05), "b": point(0.01), "c": point(-0.02)}
+    adjusted = holm_adjusted([e["p_value"] for e in part.values()])
+    one_row = markdown_table(part, names=["a"]).splitlines()[2:]
+    assert len(one_row) == 1 and one_row[0].startswith("| a |")
+    assert f"({adjusted[0]:.3g})" in one_row[0]  # adjusted over a, b and c, not over a alone
+    with pytest.raises(KeyError, match=r"no point \['z'\]"):
+        markdown_table(part, names=["z"])
 
 
 def test_load_study_names_the_point_that_is_incomplete(tmp_path):

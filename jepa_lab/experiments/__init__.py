@@ -9,6 +9,12 @@ from jepa_lab import lazy_exports
 # public name -> the module of this package that defines it; imported on first use, so that
 # importing one light module of the package does not pull in torch or plotly
 _EXPORTS = {
+    "accuracy_gains": "confirmation",
+    "loss_rise_gains": "confirmation",
+    "one_sample": "confirmation",
+    "confirm_point": "confirmation",
+    "confirmations": "confirmation",
+    "confirmation_table": "confirmation",
     "ArmStats": "experiment",
     "Comparison": "experiment",
     "paired_comparison": "experiment",
@@ -43,6 +49,7 @@ _EXPORTS = {
     "gain_vs_params_figure": "study",
     "collapse_vs_params_figure": "study",
     "grid_heatmap_figure": "study",
+    "gain_scale": "study",
     "holm_adjusted": "study",
     "holm_by_point": "study",
     "markdown_table": "study",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,16 +156,45 @@ def collapse_vs_params_figure(part: Mapping[str, Any], title: str) -> go.Figure:
     return fig
 
 
-def grid_heatmap_figure(part: Mapping[str, Any], title: str) -> go.Figure:
-    """The lam x k grid as a heatmap of the paired gain JEPA - NTP (mean over seeds), each cell
-    annotated with the gain and its p (Holm's adjustment over the whole table in the hover)."""
-    points = entries(part)
-    holm = holm_by_point(part)
-    cells = {
+GAIN_STEP = 0.05  # a heatmap's colour scale ends at a multiple of this, above its largest gain
+
+
+def _grid_cells(points: Mapping[str, Any]) -> dict[tuple[float, int], str]:
+    """(lam, k) -> point name, for the points named ``lam<lam>-k<k>``."""
+    return {
         (float(name[3:].split("-k")[0]), int(name.split("-k")[1])): name
         for name in points
         if name.startswith("lam") and "-k" in name
     }
+
+
+def gain_scale(*parts: Mapping[str, Any]) -> float:
+    """One colour limit for several grid heatmaps: the largest |JEPA - NTP| of their lam x k
+    cells, rounded up to the next multiple of ``GAIN_STEP``. Shared, so that a small gain in a
+    one-cell heatmap looks small next to the grid; rounded up, so that no cell fills it."""
+    gains = [
+        abs(entries(part)[name]["diff_mean"])
+        for part in parts
+        for name in _grid_cells(entries(part)).values()
+    ]
+    top = max(gains, default=0.0)
+    return (math.floor(top / GAIN_STEP) + 1) * GAIN_STEP
+
+
+def grid_heatmap_figure(
+    part: Mapping[str, Any], title: str, zmax: float | None = None
+) -> go.Figure:
+    """The lam x k grid as a heatmap of the paired gain JEPA - NTP (mean over seeds), each cell
+    annotated with the gain and its p (Holm's adjustment over the whole table in the hover).
+
+    The colour scale is centred at 0 and runs to ``zmax`` (default: :func:`gain_scale` of this
+    part); pass one ``gain_scale(...)`` of all the heatmaps shown side by side so they compare."""
+    points = entries(part)
+    holm = holm_by_point(part)
+    cells = _grid_cells(points)
+    if zmax is not None and not zmax > 0:
+        raise ValueError(f"grid_heatmap_figure: zmax must be a positive gain, got {zmax!r}")
+    limit = gain_scale(part) if zmax is None else float(zmax)
     lams = sorted({lam for lam, _ in cells})
     ks = sorted({k for _, k in cells})
 
@@ -173,7 +202,6 @@ def grid_heatmap_figure(part: Mapping[str, Any], title: str) -> go.Figure:
         return [[value(cells[(lam, k)]) if (lam, k) in cells else None for k in ks] for lam in lams]
 
     gain = grid(lambda n: points[n]["diff_mean"])
-    limit = max((abs(v) for row in gain for v in row if v is not None), default=1.0) or 1.0
     fig = go.Figure(
         go.Heatmap(
             z=gain,
@@ -229,11 +257,18 @@ def holm_by_point(part: Mapping[str, Any]) -> dict[str, float]:
     )
 
 
-def markdown_table(part: Mapping[str, Any]) -> str:
+def markdown_table(part: Mapping[str, Any], names: Sequence[str] | None = None) -> str:
     """One row per point: sizes, both arms' final and peak accuracy, gain, p (raw, and Holm's
-    adjustment over the table's points as one family), held-out loss rise, collapse."""
-    points = entries(part)
+    adjustment over the part's points as one family), held-out loss rise, collapse.
+
+    ``names`` keeps only those points (in that order); Holm's p stays the whole part's."""
     holm = holm_by_point(part)
+    points = entries(part)
+    if names is not None:
+        missing = [n for n in names if n not in points]
+        if missing:
+            raise KeyError(f"markdown_table: no point {missing} (the part has {list(points)})")
+        points = {n: points[n] for n in names}
     rows = [
         "| point | params | seeds | NTP final | JEPA final | JEPA - NTP | p (Holm) "
         "| NTP peak / drop | JEPA peak / drop | held-out loss rise NTP / JEPA (p) "
