@@ -140,6 +140,32 @@ def test_run_progress_counts_runs_and_extrapolates_the_time_left(monkeypatch):
     assert not progress.live  # a StringIO is no terminal: no in-place line
 
 
+def test_train_prints_one_readable_line_per_epoch_and_a_comparison_renders_itself():
+    """The raw record (ntp_loss_min, grad_norm_max, weight_norm, flops ...) stays in
+    history.jsonl; the printed line names four numbers, as the demo does."""
+    from jepa_lab.experiments.experiment import in_jupyter
+    from jepa_lab.training.trainer import epoch_line
+
+    record = {
+        "epoch": 2.0,
+        "eval_accuracy": 0.25,
+        "ntp_loss": 1.23456,
+        "jepa_loss": None,  # the NTP arm
+        "eval_ntp_loss": 2.0,
+        "ntp_loss_min": 0.9,
+        "grad_norm_max": 3.1,
+        "weight_norm": 40.0,
+        "flops": 1e12,
+        "divergence": None,
+    }
+    assert epoch_line(record) == (
+        "epoch 2, accuracy 0.250, NTP loss 1.235, held-out NTP loss 2.000"
+    )
+    result = paired_comparison([0.5, 0.6], [0.55, 0.62], [0, 1], "eval_accuracy")
+    assert result._repr_markdown_() == result.markdown()
+    assert not in_jupyter()  # pytest is no kernel: the CLI path keeps printing the table
+
+
 def test_time_estimate_grows_with_the_work_and_is_none_for_hub_models():
     from jepa_lab.experiments.experiment import estimate_seconds
     from jepa_lab.training.presets import DEMO_SIZES, FULL_DEMO_SIZES, preset

@@ -96,6 +96,18 @@ class Comparison:
         ]
         return "\n".join(rows)
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter renders a comparison as its table (the cell's last line: ``comparison``)."""
+        return self.markdown()
+
+
+def in_jupyter() -> bool:
+    """True in a Jupyter kernel, where a returned table renders itself: printing its markdown
+    source as well would show it twice, once as raw text."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
 
 def _fmt(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.4f}" for v in values)
@@ -288,10 +300,11 @@ def compare(
 
     Writes ``comparison.json``, ``comparison.md``, ``history.jsonl`` (all runs' records) and,
     with ``report=True``, ``report.html`` with the curves; prints ``run k of N`` and a line per
-    epoch while it trains (``progress``: also a live line on a terminal), and the result in
-    words at the end (:func:`jepa_lab.experiments.report.result_lines`). ``out_dir`` must be empty
-    or hold an
-    earlier comparison; ``overwrite`` removes only what compare and train wrote
+    epoch while it trains (``progress``: also a live line on a terminal), the table (not in
+    Jupyter, where the returned comparison renders itself) and the result in words at the end
+    (:func:`jepa_lab.experiments.report.result_lines`). A ``init="base"`` config pretrains its
+    base first, outside the time estimate. ``out_dir`` must be empty or hold an earlier
+    comparison; ``overwrite`` removes only what compare and train wrote
     (``rundir.COMPARISON_OUTPUTS``, ``rundir.RUN_OUTPUTS``), never other files.
     """
     from dataclasses import replace
@@ -315,6 +328,10 @@ def compare(
     records: list[dict[str, Any]] = []
     flagged: list[str] = []
     runs = len(seeds) * len(ARMS)
+    if config.init == "base":  # a one-off pretraining is not part of this comparison's time
+        from jepa_lab.training.base import base_path, spec_for
+
+        base_path(spec_for(config))
     tracker = RunProgress(runs, config.epochs, estimate_seconds(config, runs), live=progress)
     for seed in seeds:
         for arm in ARMS:
@@ -354,7 +371,8 @@ def compare(
 
     if report:
         write_report(out_dir / "report.html", records, comparison, config)
-    print("\n" + comparison.markdown() + "\n")
+    if not in_jupyter():  # a notebook renders the returned comparison itself
+        print("\n" + comparison.markdown() + "\n")
     lines = result_lines(comparison, records, config, out_dir)
     print("\n".join(line for line in lines if report or not line.startswith("report:")))
     return comparison

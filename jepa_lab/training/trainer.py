@@ -341,16 +341,33 @@ def append_record(trainer: JepaTrainer, record: dict[str, Any]) -> None:
         record["resume"], trainer.resume_note = trainer.resume_note, None
     if trainer.history is not None:
         trainer.history.append(record)
-    shown = {k: v for k, v in record.items() if isinstance(v, float)}
     if trainer.on_record is not None:
         trainer.on_record(record)
-    else:
-        print(
-            f"[{trainer.arm} seed {trainer.args.seed}] epoch {record['epoch']:g}: "
-            + ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if k != "flops")
-        )
+    else:  # one readable line; the record with every field is in history.jsonl
+        print(f"[{trainer.arm} seed {trainer.args.seed}] " + epoch_line(record, trainer))
     if record.get("divergence"):
         warnings.warn(f"epoch {record['epoch']:g}: {record['divergence']}", stacklevel=2)
+
+
+# what an epoch's line shows, in the order shown: the record's key and its label
+EPOCH_LINE_FIELDS = (
+    ("eval_accuracy", "accuracy"),
+    ("ntp_loss", "NTP loss"),
+    ("jepa_loss", "JEPA loss"),
+    ("eval_ntp_loss", "held-out NTP loss"),
+)
+
+
+def epoch_line(record: dict[str, Any], trainer: JepaTrainer | None = None) -> str:
+    """``epoch 2/3, accuracy 0.250, NTP loss 1.234, JEPA loss 0.012``: the demo's style."""
+    epochs = trainer.args.num_train_epochs if trainer is not None else None
+    head = f"epoch {record.get('epoch', 0):g}" + ("" if epochs is None else f"/{epochs:g}")
+    parts = [
+        f"{label} {record[key]:.3f}"
+        for key, label in EPOCH_LINE_FIELDS
+        if isinstance(record.get(key), float | int) and not isinstance(record.get(key), bool)
+    ]
+    return ", ".join([head, *parts])
 
 
 def _vocab_size(jm: JepaModel) -> int:
