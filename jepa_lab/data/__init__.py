@@ -1,4 +1,6 @@
-"""Datasets: NL-RX and GSM8K, real (local, cached, downloaded) or generated offline.
+"""Datasets: NL-RX and GSM8K, real (local, cached, downloaded) or generated offline, and the
+readers of the LLM-JEPA task files (Spider, NQ-Open, HellaSwag, Rotten Tomatoes: task_files).
+The task registry that ties each to its scorer is jepa_lab.training.tasks.
 
 from jepa_lab.data import load_dataset
 train = load_dataset("nlrx", "train")                      # cached copy, else generated
@@ -32,6 +34,15 @@ from jepa_lab.data.gsm8k import (
 from jepa_lab.data.gsm8k import strip_calculator_notes as _strip_notes
 from jepa_lab.data.nlrx import load_nlrx_chat, load_nlrx_original
 from jepa_lab.data.records import GSM8K_SYSTEM_PROMPT, NLRX_SYSTEM_PROMPT, Example, text_and_code
+from jepa_lab.data.task_files import (
+    load_chat_task,
+    load_hellaswag_chat,
+    load_nq_open_chat,
+    load_rotten_tomatoes_chat,
+    load_spider_chat,
+    spider_db_id,
+    split_off,
+)
 
 __all__ = [
     "Example",
@@ -59,6 +70,14 @@ __all__ = [
     "cache_dir",
     "FILES",
     "local_path",
+    "find_file",
+    "load_chat_task",
+    "load_spider_chat",
+    "load_nq_open_chat",
+    "load_hellaswag_chat",
+    "load_rotten_tomatoes_chat",
+    "spider_db_id",
+    "split_off",
 ]
 
 generate_nlrx = nlrx_synth.generate
@@ -87,7 +106,13 @@ def local_path(
 ) -> Path | None:
     """The file a real split is read from, if it exists locally: data_dir, $JEPA_LAB_DATA_DIR,
     then the download cache (all with the same layout, e.g. gsm8k/train.jsonl)."""
-    rel = Path(FILES[_file_key(name, split, variant)].cache_path)
+    return find_file(_file_key(name, split, variant), data_dir)
+
+
+def find_file(key: str, data_dir: str | Path | None = None) -> Path | None:
+    """Where FILES[key] is found locally (data_dir, $JEPA_LAB_DATA_DIR, then the hash-checked
+    download cache), or None."""
+    rel = Path(FILES[key].cache_path)
     roots = [data_dir, os.environ.get("JEPA_LAB_DATA_DIR"), cache_dir()]
     for root in roots:
         if root and (Path(root) / rel).exists():

@@ -27,7 +27,6 @@ CURVES = (
 )
 FRACTION_CURVES = ("eval_stop_rate",)  # drawn on a 0-1 axis (a ±std band may not widen it)
 METRIC_NAMES = {"eval_accuracy": "held-out accuracy"}
-DATASET_NAMES = {"nlrx": "NL-RX-SYNTH", "nlrx-turk": "NL-RX-TURK", "gsm8k": "GSM8K"}
 BENCHMARKS_POINTER = (
     "where LLM-JEPA helps and where it does not, measured: benchmarks/README.md in the "
     "jepa-lab repository"
@@ -36,12 +35,13 @@ BENCHMARKS_POINTER = (
 
 def data_description(config) -> str:
     """Which data a config trains and evaluates on, in words: dataset, source, sizes."""
-    from jepa_lab.data import local_path
+    from jepa_lab.training.tasks import TASKS
 
-    name = DATASET_NAMES.get(config.dataset, config.dataset)
+    task = TASKS.get(config.dataset)
+    name = task.title if task else config.dataset
     source = config.data_source
-    if source in ("auto", "local", "download"):
-        path = local_path(config.dataset, "train")
+    if source in ("auto", "local", "download") and task is not None:
+        path = task.local_file("train") or task.local_file("test")
         source = f"the local copy {path}" if path else "generated offline"
     if source == "generated":
         source = "generated offline"
@@ -56,8 +56,24 @@ def data_description(config) -> str:
     return f"{name}, {source}; " + ", ".join(sizes)
 
 
+def metric_sentence(config) -> str | None:
+    """What 'held-out accuracy' is for the config's task: its headline metric, by name."""
+    from jepa_lab.training.tasks import TASKS
+
+    task = TASKS.get(config.dataset)
+    if task is None:
+        return None
+    return (
+        f"held-out accuracy is {task.title}'s {task.headline.replace('_', ' ')} "
+        f"(Text: {task.views[0]}; Code: {task.views[1]})."
+    )
+
+
 def _generator_knobs(config) -> str:
-    if config.dataset == "gsm8k":
+    from jepa_lab.training.tasks import TASKS
+
+    task = TASKS.get(config.dataset)
+    if task is not None and task.knobs:
         steps = config.gsm8k_steps or "difficulty-1"
         biggest = config.gsm8k_max_number or "difficulty-1"
         return f"word problems: {steps} step(s), numbers up to {biggest}"
@@ -162,6 +178,9 @@ def result_lines(comparison, history, config, out_dir: str | os.PathLike) -> lis
         f"seeds {seeds}.",
         "result: " + verdict_sentence(comparison),
     ]
+    metric = metric_sentence(config)
+    if metric:
+        lines.insert(1, "metric: " + metric)
     for flag in getattr(comparison, "flagged", []):  # its accuracy is in the table, but
         lines.append(f"flagged: {flag}")  # a run that learned nothing makes the verdict moot
     collapse = collapse_sentence(history)

@@ -6,22 +6,22 @@ from typing import Any
 
 import torch
 
-from jepa_lab.data import load_dataset
 from jepa_lab.data.tokenizer import tokenizer_for
 from jepa_lab.objective.model import JepaModel
 from jepa_lab.training.base import pretrained_base
 from jepa_lab.training.presets import TrainConfig
+from jepa_lab.training.tasks import generator_knobs, get_task
 from jepa_lab.training.tiny import tiny_llama
 
 
 def load_examples(config: TrainConfig) -> tuple[list[Any], list[Any]]:
     """Train and held-out examples. The data never depends on the run's seed, so every seed
     and both arms see the same examples (the seed changes init and order only)."""
-    knobs = {}
-    if config.dataset == "gsm8k":  # the word-problem generator's difficulty
-        knobs = dict(steps=config.gsm8k_steps, max_number=config.gsm8k_max_number)
-    train = load_dataset(config.dataset, "train", config.data_source, n=config.train_size, **knobs)
-    held_out = load_dataset(config.dataset, "test", config.data_source, n=config.eval_size, **knobs)
+    task = get_task(config.dataset)
+    knobs = generator_knobs(task, config)  # GSM8K's difficulty
+    source = config.data_source
+    train = task.load("train", source, n=config.train_size, **knobs)
+    held_out = task.load("test", source, n=config.eval_size, **knobs)
     return list(train), list(held_out)
 
 

@@ -26,8 +26,8 @@ from jepa_lab.geometry.diagnostics import (
 )
 from jepa_lab.objective.losses import objective
 from jepa_lab.objective.model import JepaModel
-from jepa_lab.scoring import score_gsm8k, score_nlrx
 from jepa_lab.training.generation import decode_all, generate_greedy
+from jepa_lab.training.tasks import get_task
 
 _SUMS = ("ntp_sum", "ntp_count", "jepa_sum", "jepa_count")  # what a JepaOutput sums
 
@@ -96,25 +96,24 @@ def evaluate(
     batch_size: int = 64,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Greedy answers scored (NL-RX: semantic and exact; GSM8K: numeric), whether generation
-    stopped by itself, held-out losses, and the embedding diagnostics.
+    """Greedy answers scored by the task's scorer (jepa_lab.training.tasks: ``dataset`` is a
+    registered task's name), whether generation stopped by itself, held-out losses, and the
+    embedding diagnostics.
 
+    The task's headline metric is ``eval_accuracy``; its other metrics are ``eval_<metric>``
+    (NL-RX and GSM8K: ``eval_exact``), and a task scored with the model too (HellaSwag: the
+    next-token probability of A-D) adds ``eval_logits_<metric>``.
     Returns flat metrics plus ``predictions`` (one dict per example).
     """
+    task = get_task(dataset)
     answers, stopped = greedy_answers(jm, examples, max_new_tokens, batch_size, progress)
     golds = [e.code for e in examples]
-    metrics: dict[str, Any] = {}
-    if dataset == "nlrx":
-        scores = score_nlrx(golds, answers)
-        metrics["eval_accuracy"] = scores["semantic_accuracy"]
-        metrics["eval_exact"] = scores["exact_accuracy"]
-        correct = [v.equivalent for v in scores["verdicts"]]
-    else:
-        scores = score_gsm8k(answers, golds)
-        metrics["eval_accuracy"] = scores["accuracy"]
-        exact = [a == g for a, g in zip(answers, golds, strict=True)]
-        metrics["eval_exact"] = float(np.mean(exact))
-        correct = list(scores["correct"])
+    scores, correct = task.score(answers, list(examples))
+    metrics: dict[str, Any] = {"eval_accuracy": scores[task.headline]}
+    metrics.update({f"eval_{k}": v for k, v in scores.items() if k != task.headline})
+    if task.score_with_model is not None:
+        by_model = task.score_with_model(jm, list(examples))
+        metrics.update({f"eval_logits_{k}": v for k, v in by_model.items()})
     # A generation shorter than the budget ended with the stop token: the model learnt to stop.
     metrics["eval_stop_rate"] = float(np.mean(stopped))
     forced = teacher_forced(jm, examples, batch_size)

@@ -100,6 +100,48 @@ GSM8K_PRESETS = {
     ),
 }
 
+# Spider at tiny scale: generated text-to-SQL pairs over the generator's own small schemas
+# (jepa_lab.data.sql_synth), scored by execution on the sqlite files it builds.
+TINY_TASK_PRESETS = {
+    "spider-tiny": dict(
+        size="tiny",
+        dataset="spider",
+        data_source="generated",
+        train_size=1000,
+        eval_size=100,
+        epochs=4,
+        batch_size=16,
+        max_new_tokens=64,
+    ),
+}
+
+# The paper's Llama-3.2-1B setting of each task of its table (docs/training.md has the table
+# with the source of every figure). From the official code (galilai-group/llm-jepa):
+# scripts/llama1b_jepa_synth.sh trains NL-RX-SYNTH at lr 2e-5 with lam 1 and one predictor
+# token; scripts/llama1b_jepa_gsm8k.sh and run.sh train GSM8K and Spider at lr 1e-5 with
+# lam 0.5 (run.sh sweeps lam {0.5, 2.0} x k {0, 1, 2}); all for 4 epochs at batch 8 x
+# gradient accumulation 8 per device, reading the embedding one token before the end of turn
+# (last_token=-2: embed_at="end_of_turn" here), over the seeds below; the paper's NQ-Open row
+# uses lam = 1024. Decoding is greedy with 128 new tokens. Where neither gives a figure (TURK,
+# HellaSwag, Rotten Tomatoes), the NL-RX-SYNTH script's is used and the table says so.
+PAPER_SEEDS = (82, 23, 37, 84, 4)
+PAPER_GRID = dict(lam=(0.5, 2.0), k=(0, 1, 2))
+_PAPER_TASK_SETTING = {  # task: (lr, lam, k)
+    "nlrx": (2e-5, 1.0, 1),
+    "turk": (2e-5, 1.0, 1),
+    "gsm8k": (1e-5, 0.5, 1),
+    "spider": (1e-5, 0.5, 1),
+    "nq_open": (2e-5, 1024.0, 1),
+    "hellaswag": (2e-5, 1.0, 1),
+    "rotten_tomatoes": (2e-5, 1.0, 1),
+}
+PAPER_TASK_PRESETS = {
+    f"llama-1b-{task}": dict(
+        dataset=task, data_source="local", lr=lr, jepa=dict(lam=lam, k=k, embed_at="end_of_turn")
+    )
+    for task, (lr, lam, k) in _PAPER_TASK_SETTING.items()
+}
+
 
 @dataclass
 class TrainConfig:
@@ -117,7 +159,7 @@ class TrainConfig:
     # head per query head). Set for the GPU sizes that copy a published architecture.
     intermediate_size: int | None = None
     num_key_value_heads: int | None = None
-    dataset: str = "nlrx"  # "nlrx" or "gsm8k"
+    dataset: str = "nlrx"  # a task of jepa_lab.training.tasks (nlrx, gsm8k, spider, ...)
     data_source: str = "auto"  # see jepa_lab.data.load_dataset
     # GSM8K generator's difficulty (data_source="generated" only); None: difficulty level 1
     gsm8k_steps: int | None = None  # exactly this many worked steps per problem, 1-3
@@ -231,8 +273,16 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
             eval_batch_size=32,
             jepa=JepaConfig(k=1, lam=1.0),
         )
-    elif name in REGIME_PRESETS or name in GSM8K_PRESETS:
-        regime = dict(REGIME_PRESETS.get(name) or GSM8K_PRESETS[name])
+    elif name in PAPER_TASK_PRESETS:
+        setting = dict(PAPER_TASK_PRESETS[name])
+        base = preset("llama-1b", jepa=setting.pop("jepa"))
+        config = replace(
+            base, preset=name, batch_size=8, grad_accum=8, seed=PAPER_SEEDS[0], **setting
+        )
+    elif name in REGIME_PRESETS or name in GSM8K_PRESETS or name in TINY_TASK_PRESETS:
+        regime = dict(
+            REGIME_PRESETS.get(name) or GSM8K_PRESETS.get(name) or TINY_TASK_PRESETS[name]
+        )
         size = regime.pop("size")
         if size in MODEL_SIZES:
             hidden, layers, heads, lr = MODEL_SIZES[size]
@@ -243,9 +293,12 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
     else:
         choices = list(PRESET_NAMES)
         raise ValueError(f"unknown preset {name!r}; expected one of {choices}")
-    switch_to_gsm8k = overrides.get("dataset") == "gsm8k" and config.dataset != "gsm8k"
-    if switch_to_gsm8k and "max_new_tokens" not in overrides:
-        overrides["max_new_tokens"] = max(config.max_new_tokens, 160)  # worked solutions are long
+    switched = overrides.get("dataset") not in (None, config.dataset)
+    if switched and "max_new_tokens" not in overrides:  # e.g. GSM8K's worked solutions are long
+        from jepa_lab.training.tasks import get_task
+
+        needed = get_task(overrides["dataset"]).max_new_tokens
+        overrides["max_new_tokens"] = max(config.max_new_tokens, needed)
     return replace(config, jepa=replace(config.jepa, **jepa_overrides), **overrides)
 
 
@@ -279,4 +332,12 @@ QUICK_DEMO_SIZES = dict(
     max_new_tokens=24,
 )
 
-PRESET_NAMES = ("tiny", "small", *REGIME_PRESETS, *GSM8K_PRESETS, *PAPER_MODELS)
+PRESET_NAMES = (
+    "tiny",
+    "small",
+    *REGIME_PRESETS,
+    *GSM8K_PRESETS,
+    *TINY_TASK_PRESETS,
+    *PAPER_MODELS,
+    *PAPER_TASK_PRESETS,
+)

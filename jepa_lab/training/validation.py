@@ -59,7 +59,7 @@ def check_train_config(cfg: Any) -> None:
         raise f.fail(  # the cached bases have the tiny family's shape; it would be ignored
             "init", "'random' with intermediate_size or num_key_value_heads set"
         )
-    f.choice("dataset", ("nlrx", "gsm8k"))
+    f.choice("dataset", _task_names())
     f.choice("data_source", SOURCES)
     if cfg.data_source == "hub" and cfg.dataset != "gsm8k":
         raise f.fail("data_source", "'hub' only with dataset='gsm8k'")
@@ -78,7 +78,17 @@ def check_train_config(cfg: Any) -> None:
         f.flag(name)
     f.integer("seed", 0, SEED_MAX)
     f.integer("save_every", 0, optional=True)  # 0: no checkpoints, final/ only
-    f.choice("attn_implementation", ATTENTION)
+    if cfg.attn_implementation not in ATTENTION:  # JepaModel would refuse it after run.json
+        raise f.fail(
+            "attn_implementation",
+            f"one of {list(ATTENTION)}: the packed rows need a block-causal 4D mask",
+        )
+
+
+def _task_names() -> tuple[str, ...]:
+    from jepa_lab.training.tasks import task_names  # the registry, user tasks included
+
+    return task_names()
 
 
 def _check_gsm8k_knobs(f: _Fields, cfg: Any) -> None:
