@@ -74,3 +74,39 @@ def test_both_arms_start_from_the_same_pretrained_weights(cache, monkeypatch):
         ["<|predictor_1|>", "<|predictor_2|>"]
     )
     assert max(jepa.predictor_ids) < embed.shape[0]  # reserved rows: no resize was needed
+
+
+def test_the_one_off_pretraining_says_how_long_before_it_starts(cache, monkeypatch, capsys):
+    """Colab and a plain pip install pay for the base once: the line comes before the work."""
+    said_before = []
+
+    def pretrain(spec, out_dir, progress=True):
+        said_before.append(capsys.readouterr().out)
+        assert progress is False  # captured stdout is no terminal: no Trainer table
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(base, "pretrain_base", pretrain)
+    with pytest.raises(RuntimeError, match="stop here"):
+        base.base_path(base.BaseSpec())
+    assert "pretraining the small base model once, about 5:15 (min:s)" in said_before[0]
+    assert not list((cache / "bases").glob(".building-*"))  # the failed build left nothing
+    # twice the layers and twice the epochs: more than twice, less than five times the time
+    bigger = base.BaseSpec(num_layers=4, epochs=6)
+    ratio = base.estimate_pretrain_seconds(bigger) / base.estimate_pretrain_seconds(base.BaseSpec())
+    assert 2.0 < ratio < 5.0
+
+
+def test_the_command_builds_the_presets_base_once(cache, monkeypatch, capsys):
+    built = []
+    monkeypatch.setattr(base, "spec_for", lambda config: SPEC)
+    monkeypatch.setattr(
+        base,
+        "pretrain_base",
+        lambda spec, out, progress=True: (
+            built.append(spec) or out.mkdir(exist_ok=True) or (out / "base.json").write_text("{}")
+        ),
+    )
+    assert base.main(["--preset", "tiny"]) == 0
+    assert base.main(["--preset", "tiny"]) == 0  # cached: not built again
+    assert built == [SPEC]
+    assert f"is in {cache / 'bases' / SPEC.key()}" in capsys.readouterr().out

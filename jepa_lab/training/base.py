@@ -16,7 +16,9 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,9 @@ from jepa_lab.training.presets import TrainConfig
 from jepa_lab.training.tiny import tiny_llama
 
 BASE_VERSION = 1
+# The default base's pretraining measured on one CPU thread of a Binder-like install (issue 17:
+# about 5 min 15 s before the first fine-tuning epoch); other specs scale from it.
+DEFAULT_BASE_SECONDS = 315.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,24 @@ def _chunks(tokenizer, documents: list[str], seq_len: int) -> torch.Tensor:
     return torch.tensor(stream[: n * seq_len]).view(n, seq_len)  # [N, seq_len]
 
 
+def _work(spec: BaseSpec) -> float:
+    """Relative pretraining work: documents x epochs x (per-token cost of the layers and the
+    output head)."""
+    documents = spec.n_descriptions + spec.n_regexes + 2 * spec.n_problems
+    per_token = 12 * spec.hidden_size**2 * spec.num_layers + 2 * spec.vocab_size * spec.hidden_size
+    return documents * spec.epochs * per_token
+
+
+def estimate_pretrain_seconds(spec: BaseSpec) -> float:
+    """About how long pretraining ``spec`` takes on one CPU thread (the default: ~5 minutes)."""
+    return DEFAULT_BASE_SECONDS * _work(spec) / _work(BaseSpec())
+
+
+def _minutes(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def pretrain_base(spec: BaseSpec, out_dir: Path, progress: bool = True) -> None:
     """Train the base with NTP on the corpus and save model + tokenizer to ``out_dir``."""
     from transformers import Trainer, TrainingArguments
@@ -110,6 +133,7 @@ def pretrain_base(spec: BaseSpec, out_dir: Path, progress: bool = True) -> None:
             save_strategy="no",
             report_to="none",
             logging_steps=50,
+            logging_strategy="steps" if progress else "no",  # else a log dict every 50 steps
             use_cpu=not torch.cuda.is_available(),
             disable_tqdm=not progress,
         )
@@ -129,14 +153,24 @@ def spec_for(config: TrainConfig) -> BaseSpec:
     )
 
 
-def base_path(spec: BaseSpec, progress: bool = True) -> Path:
-    """The cached base for ``spec``, pretrained first if it is not there (atomically)."""
+def base_path(spec: BaseSpec, progress: bool | None = None) -> Path:
+    """The cached base for ``spec``, pretrained first if it is not there (atomically).
+
+    Says up front that the one-off pretraining starts and about how long it takes.
+    ``progress`` (default: on a terminal only) shows the Trainer's bar and losses."""
     root = cache_dir() / "bases"
     final = root / spec.key()
     if (final / "base.json").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
-    print(f"jepa-lab: pretraining the small base model once (cached in {final}) ...")
+    if progress is None:
+        progress = sys.stdout.isatty()
+    print(
+        "jepa-lab: pretraining the small base model once, about "
+        f"{_minutes(estimate_pretrain_seconds(spec))} (min:s) on one CPU thread, less on more "
+        f"cores; later runs reuse it from {final}",
+        flush=True,
+    )
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".building-"))
     try:
         pretrain_base(spec, scratch, progress=progress)
@@ -160,3 +194,25 @@ def pretrained_base(config: TrainConfig):
         path, use_safetensors=True, attn_implementation=config.attn_implementation
     )
     return model, tokenizer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m jepa_lab.training.base [--preset NAME]``: pretrain and cache a preset's base
+    now (binder/postBuild does it at image build time, so no notebook pays for it)."""
+    import argparse
+
+    from jepa_lab.training.presets import PRESET_NAMES, preset
+
+    parser = argparse.ArgumentParser(
+        prog="python -m jepa_lab.training.base", description=main.__doc__
+    )
+    parser.add_argument("--preset", default="overfit-250-base", choices=PRESET_NAMES)
+    args = parser.parse_args(argv)
+    config = preset(args.preset)
+    path = base_path(spec_for(config))
+    print(f"jepa-lab: the base of preset {args.preset} is in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
