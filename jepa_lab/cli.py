@@ -1,10 +1,15 @@
-"""The ``jepa-lab`` command line: train, eval, compare, demo.
+"""The ``jepa-lab`` command line: train, compare, demo, eval, download, assign, grade, eval-gsm8k.
 
 jepa-lab demo [--quick | --full]               # both arms of the tiny preset, table + report
 jepa-lab train --preset tiny --arm jepa --run-dir runs/jepa [--resume | --overwrite]
 jepa-lab compare --preset tiny --seeds 0 1 2 --out runs/compare
 jepa-lab eval --run-dir runs/jepa
+jepa-lab eval-gsm8k runs/gsm8k-tiny/ntp-seed0 --n 50    # the real GSM8K test set's first 50
+jepa-lab assign notebooks/assignments/ex2_distances.ipynb dist    # exercises with otter-grader
+jepa-lab grade dist/ex2_distances/autograder/autograder.zip submissions/ --csv grades.csv
 accelerate launch -m jepa_lab train ...        # or: torchrun --nproc_per_node 2 -m jepa_lab ...
+
+Every TrainConfig and JepaConfig field has its own option (jepa_lab.training.config_args).
 """
 
 from __future__ import annotations
@@ -14,25 +19,17 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from jepa_lab.data import ChecksumError, DataFormatError, DownloadError
-from jepa_lab.data.download import BUNDLES
+from jepa_lab.experiments import gsm8k_real
 from jepa_lab.experiments.experiment import ARMS
-from jepa_lab.objective.config import JepaConfig
-from jepa_lab.training.presets import (
-    DEMO_SIZES,
-    FULL_DEMO_SIZES,
-    PRESET_NAMES,
-    QUICK_DEMO_SIZES,
-    TrainConfig,
-    preset,
-)
+from jepa_lab.teaching import grading
+from jepa_lab.training.config_args import add_config_arguments, config_from_args, option_of
+from jepa_lab.training.presets import DEMO_SIZES, FULL_DEMO_SIZES, QUICK_DEMO_SIZES, TrainConfig
+from jepa_lab.training.tasks import download_names
 from jepa_lab.training.validation import (
-    DISTANCES,
-    TEXT_VIEWS,
     ConfigError,
     InputError,
     custom_code_declared,
@@ -40,139 +37,28 @@ from jepa_lab.training.validation import (
     validate_compare,
 )
 
-DEMO = DEMO_SIZES  # the names the CLI has always used
-QUICK_DEMO = QUICK_DEMO_SIZES
-FULL_DEMO = FULL_DEMO_SIZES
 DEBUG_ENV = "JEPA_LAB_DEBUG"  # set to 1: expected errors show their traceback too
+_config_from_args = config_from_args
 
 
-FLAG_FIELDS = (  # TrainConfig fields with their own flag (--train-size for train_size, ...)
-    "dataset",
-    "train_size",
-    "eval_size",
-    "epochs",
-    "batch_size",
-    "lr",
-    "init",
-    "seed",
-    "save_every",
-    "model",
-)
-JEPA_FLAG_FIELDS = ("k", "lam", "gamma", "distance", "loss_dropout", "text_view")
-
-
-def _coerce(item: str, value: str, annotation: str) -> Any:
-    """``value`` as the type a dataclass field declares (``"int | None"``, ``"float"``, ...)."""
-    kinds = {part.strip() for part in annotation.split("|")}
-    if "None" in kinds and value.lower() == "none":
-        return None
-    if "bool" in kinds:
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise InputError(f"--set {item}: expected true or false")
-        return value.lower() in ("true", "1")
-    for kind, words in ((int, "an integer"), (float, "a number")):
-        if kind.__name__ in kinds:
-            try:
-                return kind(value)
-            except ValueError:
-                none = " or none" if "None" in kinds else ""
-                raise InputError(f"--set {item}: expected {words}{none}, got {value!r}") from None
-    return value
-
-
-def _option_of(field: str, args: argparse.Namespace, set_keys: set[str]) -> str:
-    """The option that set ``field``, for error messages."""
-    if field in set_keys:
-        return f"--set {field}"
-    if field in FLAG_FIELDS + JEPA_FLAG_FIELDS and getattr(args, field, None) is not None:
-        return "--" + field.replace("_", "-")
-    return f"preset {args.preset!r}, field {field}"
-
-
-def _config_from_args(args: argparse.Namespace, sizes: dict[str, Any] | None = None) -> TrainConfig:
-    """The preset, then ``sizes`` (the demo's), then explicit flags, then ``--set field=value``
-    (JepaConfig fields too).
-
-    Any invalid value stops here with an InputError naming the option, before anything is
-    written.
-    """
-    set_keys: set[str] = set()
-    try:
-        return _build_config(args, set_keys, dict(sizes or {}))
-    except ConfigError as err:
-        option = _option_of(err.field, args, set_keys)
-        raise InputError(f"{option}: {err}") from None
-
-
-def _build_config(
-    args: argparse.Namespace, set_keys: set[str], overrides: dict[str, Any]
-) -> TrainConfig:
-    jepa: dict[str, Any] = {}
-    for name in FLAG_FIELDS:
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
-    for flag in ("lora", "bf16", "trust_remote_code"):
-        if getattr(args, flag, False):
-            overrides[flag] = True
-    for name in JEPA_FLAG_FIELDS:
-        value = getattr(args, name, None)
-        if value is not None:
-            jepa[name] = value
-    config = preset(args.preset, jepa=jepa, **overrides)
-    train_fields = {f.name: getattr(config, f.name) for f in fields(TrainConfig)}
-    jepa_fields = config.jepa.to_dict()
-    train_types = {f.name: str(f.type) for f in fields(TrainConfig) if f.name != "jepa"}
-    jepa_types = {f.name: str(f.type) for f in fields(JepaConfig)}
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--set {item!r}: expected field=value")
-        # "jepa.seed" is JepaConfig's; a bare name is TrainConfig's first (both have a seed)
-        in_jepa = key.startswith("jepa.") or (key not in train_types and key in jepa_types)
-        key = key.removeprefix("jepa.")
-        target, types = (jepa_fields, jepa_types) if in_jepa else (train_fields, train_types)
-        if key not in types:
-            known = sorted(set(train_types) | {f"jepa.{k}" for k in jepa_types})
-            raise InputError(f"--set {key}: unknown field; known fields: {', '.join(known)}")
-        target[key] = _coerce(item, value, types[key])
-        set_keys.add(key)
-    train_fields["jepa"] = JepaConfig(**jepa_fields)
-    return TrainConfig(**train_fields)
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="tiny", choices=PRESET_NAMES)
-    parser.add_argument("--dataset", choices=["nlrx", "gsm8k"])
-    parser.add_argument("--model", help="a hub name or local directory (overrides the preset's)")
-    parser.add_argument("--init", choices=["random", "base"])
-    parser.add_argument("--train-size", type=int)
-    parser.add_argument("--eval-size", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--save-every", type=int, help="steps between checkpoints; 0: none")
-    parser.add_argument("--lora", action="store_true")
-    parser.add_argument("--bf16", action="store_true")
-    parser.add_argument("--k", type=int, help="predictor tokens (0..16)")
-    parser.add_argument("--lam", type=float, help="weight of the JEPA term")
-    parser.add_argument("--gamma", type=float, help="weight of the NTP term")
-    parser.add_argument("--distance", choices=DISTANCES)
-    parser.add_argument("--loss-dropout", type=float)
-    parser.add_argument("--text-view", choices=TEXT_VIEWS)
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
     parser.add_argument(
         "--set",
         action="append",
         metavar="FIELD=VALUE",
         help="any TrainConfig or JepaConfig field, e.g. --set jepa.stop_grad_code=true",
     )
-    parser.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="allow a hub or local model's own Python code to run (never read from a file)",
-    )
     parser.add_argument("--no-progress", action="store_true")
+    _add_spider_db_dir(parser)
+
+
+def _add_spider_db_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--spider-db-dir",
+        help="folder of the Spider sqlite databases, for execution accuracy (sets "
+        "$JEPA_LAB_SPIDER_DB_DIR; without it Spider trains and the scorer says what is missing)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,14 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train one arm into a run directory")
-    _add_config_flags(p)
+    _add_run_flags(p)
     p.add_argument("--arm", choices=ARMS, default="jepa")
     p.add_argument("--run-dir", required=True)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace what the directory holds")
 
     p = sub.add_parser("compare", help="both arms over several seeds: table, t-test, report")
-    _add_config_flags(p)
+    _add_run_flags(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default="runs/compare")
     p.add_argument("--resume", action="store_true")
@@ -196,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "demo", help="the tiny preset, both arms, 2 seeds: table + HTML report (a few minutes)"
     )
-    _add_config_flags(p)
+    _add_run_flags(p)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--out", default="runs/demo")
     size = p.add_mutually_exclusive_group()
@@ -210,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "download", help="fetch a published dataset into the cache (SHA-256 checked)"
     )
-    p.add_argument("dataset", choices=sorted(BUNDLES))
+    p.add_argument("dataset", choices=download_names())
 
     p = sub.add_parser("eval", help="evaluate a trained run's final model on held-out data")
     p.add_argument("--run-dir", required=True)
@@ -221,7 +107,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the model directory's own Python code (auto_map); run.json never enables it",
     )
     p.add_argument("--no-progress", action="store_true")
+    _add_spider_db_dir(p)
+
+    p = sub.add_parser("eval-gsm8k", help="score trained runs on the real GSM8K test set")
+    gsm8k_real.add_arguments(p)
+    p = sub.add_parser("assign", help="generate student/solution notebooks and autograder")
+    grading.add_assign_arguments(p)
+    p = sub.add_parser("grade", help="grade a folder of submissions into a CSV")
+    grading.add_grade_arguments(p)
     return parser
+
+
+def _grading(command):
+    """A grading command whose bad notebook, zip or otter failure ends in one line too."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (ValueError, RuntimeError) as err:
+            raise InputError(str(err)) from None
+
+    return run
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -316,9 +222,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def _training_stopped() -> tuple[type[BaseException], ...]:
-    guards = sys.modules.get(
-        "jepa_lab.training.guards"
-    )  # loaded by training, which alone raises it
+    guards = sys.modules.get("jepa_lab.training.guards")  # loaded by training, which raises it
     return (guards.TrainingStopped,) if guards else ()
 
 
@@ -327,18 +231,22 @@ def main(argv: list[str] | None = None) -> int:
     error: <message>``) and exit status 2; set JEPA_LAB_DEBUG=1 for their traceback. An
     arm that stops (non-finite, diverged) exits 3; anything else is a bug and shows its
     traceback."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "no_progress", False):  # loading and saving bars too, in every command
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    args = build_parser().parse_args(argv)
+    if getattr(args, "spider_db_dir", None):  # the Spider scorer reads it, in every arm
+        os.environ["JEPA_LAB_SPIDER_DB_DIR"] = args.spider_db_dir
     try:
-        return _run(args)
+        if getattr(args, "no_progress", False):  # loading and saving bars too, in every command
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        return COMMANDS[args.command](args)
     except CommandFailed:
         raise
     except Exception as err:
         if os.environ.get(DEBUG_ENV) == "1":
             raise
-        if isinstance(err, _training_stopped()):  # compare/demo: an arm went non-finite
+        if isinstance(err, _training_stopped()):  # non-finite or diverged; summary.json says more
             print(
                 f"jepa-lab {args.command}: the run stopped ({err.status}): {err}", file=sys.stderr
             )
@@ -350,77 +258,65 @@ def main(argv: list[str] | None = None) -> int:
         raise CommandFailed(message) from None
 
 
-def _check_compare(args: argparse.Namespace, config: TrainConfig) -> None:
+def _download(args: argparse.Namespace) -> int:
+    from jepa_lab.data import download_dataset
+
+    root = download_dataset(args.dataset)
+    print(f"{args.dataset}: cached under {root}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from jepa_lab.training.train import train
+
+    config = config_from_args(args)
+    result = train(
+        config,
+        args.run_dir,
+        args.arm,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    last = result.history[-1] if result.history else {}
+    print(json.dumps({k: v for k, v in last.items() if not isinstance(v, list)}, indent=2))
+    if result.diverged:  # it finished but learned nothing: not a success either
+        print(f"jepa-lab train: the run is flagged: {result.diverged}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _compare_config(args: argparse.Namespace, sizes: dict | None = None) -> TrainConfig:
+    """The config, checked for a comparison before any arm trains, not after."""
+    config = config_from_args(args, sizes)
     try:
         validate_compare(config, args.seeds)
     except ConfigError as err:
-        raise InputError(f"{_option_of(err.field, args, set())}: {err}") from None
+        raise InputError(f"{option_of(err, args)}: {err}") from None
     except InputError as err:
         raise InputError(f"--seeds {' '.join(map(str, args.seeds))}: {err}") from None
+    return config
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "download":
-        from jepa_lab.data import download_dataset
-
-        root = download_dataset(args.dataset)
-        print(f"{args.dataset}: cached under {root}")
-        return 0
-    progress = not args.no_progress
-    if not progress:  # model loading and saving bars too
-        _hide_transformers_bars()
-    if args.command == "eval":
-        return _eval(args)
-    if args.command == "train":
-        from jepa_lab.training.train import TrainingStopped, train
-
-        try:
-            result = train(
-                _config_from_args(args),
-                args.run_dir,
-                args.arm,
-                resume=args.resume,
-                overwrite=args.overwrite,
-                progress=progress,
-            )
-        except TrainingStopped as err:  # non-finite or diverged; summary.json holds the details
-            print(f"jepa-lab train: the run stopped ({err.status}): {err}", file=sys.stderr)
-            return 3
-        last = result.history[-1] if result.history else {}
-        print(json.dumps({k: v for k, v in last.items() if not isinstance(v, list)}, indent=2))
-        if result.diverged:  # it finished but learned nothing: not a success either
-            print(f"jepa-lab train: the run is flagged: {result.diverged}", file=sys.stderr)
-            return 3
-        return 0
-    if args.command == "demo":
-        return _demo(args, progress)
+def _compare(args: argparse.Namespace) -> int:
     from jepa_lab.experiments.experiment import compare
 
-    config = _config_from_args(args)
-    _check_compare(args, config)  # before any arm trains, not after
     flagged = compare(
-        config,
+        _compare_config(args),
         args.seeds,
         args.out,
         resume=args.resume,
         overwrite=args.overwrite,
-        progress=progress,
+        progress=not args.no_progress,
     ).flagged
     if flagged:  # every run finished, but one learned nothing: not a success either
         print("jepa-lab compare: flagged: " + "; ".join(flagged), file=sys.stderr)
     return 3 if flagged else 0
 
 
-def _hide_transformers_bars() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-
-
-def _demo(args: argparse.Namespace, progress: bool) -> int:
+def _demo(args: argparse.Namespace) -> int:
     """The tiny preset's two arms over the seeds: say up front what and how long, then train."""
     from jepa_lab.experiments.experiment import (
-        ARMS,
         compare,
         estimate_seconds,
         minutes_text,
@@ -428,9 +324,8 @@ def _demo(args: argparse.Namespace, progress: bool) -> int:
     )
     from jepa_lab.experiments.report import data_description
 
-    sizes = QUICK_DEMO if args.quick else FULL_DEMO if args.full else DEMO
-    config = _config_from_args(args, sizes)
-    _check_compare(args, config)
+    sizes = QUICK_DEMO_SIZES if args.quick else FULL_DEMO_SIZES if args.full else DEMO_SIZES
+    config = _compare_config(args, sizes)
     runs = len(args.seeds) * len(ARMS)
     estimate = estimate_seconds(config, runs)
     busy = one_thread_if_busy()
@@ -450,9 +345,22 @@ def _demo(args: argparse.Namespace, progress: bool) -> int:
         + f"Writing {args.out}/",
         flush=True,
     )
-    comparison = compare(config, args.seeds, args.out, overwrite=True, progress=progress)
+    comparison = compare(
+        config, args.seeds, args.out, overwrite=True, progress=not args.no_progress
+    )
     return 3 if comparison.flagged else 0
 
+
+COMMANDS = {
+    "train": _train,
+    "compare": _compare,
+    "demo": _demo,
+    "download": _download,
+    "eval": _eval,
+    "eval-gsm8k": gsm8k_real.run,
+    "assign": _grading(grading.run_assign),
+    "grade": _grading(grading.run_grade),
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -114,3 +114,49 @@ def test_demo_trains_on_one_thread_only_on_a_busy_machine(monkeypatch):
         assert "load 3.5 on 2 cores" in note and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_help_of_every_command_loads_neither_torch_nor_transformers():
+    """Building the whole parser (every subcommand's options) stays as light as importing it."""
+    code = (
+        "import sys, jepa_lab.cli as c; c.build_parser(); "
+        "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def one_line_error(argv: list[str], capsys) -> str:
+    from jepa_lab.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as stop:
+        assert stop.code == 2
+    else:
+        raise AssertionError(f"{argv} did not fail")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_grading_and_real_gsm8k_are_subcommands_with_one_line_errors(tmp_path, capsys):
+    line = one_line_error(["grade", str(tmp_path / "x.zip"), str(tmp_path)], capsys)
+    assert line == f"jepa-lab grade: error: autograder zip not found: {tmp_path}/x.zip"
+    line = one_line_error(["assign", str(tmp_path / "missing.ipynb"), str(tmp_path)], capsys)
+    assert line.startswith("jepa-lab assign: error: ") and "no source notebook at" in line
+    line = one_line_error(["eval-gsm8k", str(tmp_path), "--n", "0"], capsys)
+    assert line == "jepa-lab eval-gsm8k: error: n=0: expected a positive number of test problems"
+
+
+def test_eval_gsm8k_without_a_local_copy_says_where_it_looked(tmp_path, capsys, monkeypatch):
+    from jepa_lab.cli import main
+
+    monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path / "cache"))
+    report = tmp_path / "real.json"
+    argv = ["eval-gsm8k", "runs/x", "--data-dir", str(tmp_path), "--json", str(report)]
+    assert main(argv) == 0
+    assert "not evaluated, no local copy" in capsys.readouterr().out
+    assert '"path": null' in report.read_text()

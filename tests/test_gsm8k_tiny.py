@@ -132,12 +132,11 @@ def test_cli_compare_with_the_preset(tmp_path, capsys):
     if not REAL_TEST.is_file():
         return
     # the trained run, scored on real GSM8K from a shell
-    from jepa_lab.experiments import gsm8k_real
-
     report = tmp_path / "real.json"
     assert (
-        gsm8k_real.main(
+        main(
             [
+                "eval-gsm8k",
                 str(out / "ntp-seed0"),
                 "--n",
                 "3",
@@ -244,11 +243,9 @@ def test_real_slice_counts_right_answers(monkeypatch):
 
 @pytest.mark.skipif(not REAL_TEST.is_file(), reason=f"{REAL_TEST} absent")
 def test_a_folder_that_is_no_run_is_refused(tmp_path, capsys):
-    from jepa_lab.experiments import gsm8k_real
-
     with pytest.raises(FileNotFoundError, match="not a trained run directory"):
         evaluate_real_gsm8k(tmp_path, n=1, data_dir=SHARED_DATA)
     with pytest.raises(SystemExit) as stop:  # from a shell: one line, no traceback
-        gsm8k_real.main([str(tmp_path), "--data-dir", str(SHARED_DATA)])
+        main(["eval-gsm8k", str(tmp_path), "--data-dir", str(SHARED_DATA)])
     assert stop.value.code == 2
     assert "error: " + str(tmp_path) + ": not a trained run directory" in capsys.readouterr().err

@@ -28,7 +28,6 @@ _EXPORTS = {
     "real_test_slice": "gsm8k_real",
     "answer": "gsm8k_real",
     "evaluate_real_gsm8k": "gsm8k_real",
-    "main": "gsm8k_real",
     "data_description": "report",
     "collapse_thresholds": "report",
     "collapse_sentence": "report",

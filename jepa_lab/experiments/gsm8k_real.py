@@ -12,22 +12,26 @@ network) and reports plainly when there is none.
     result = evaluate_real_gsm8k("runs/gsm8k-tiny/ntp-seed0", n=50)
     print(result.summary())
 
-or from a shell: ``python -m jepa_lab.experiments.gsm8k_real runs/gsm8k-tiny/ntp-seed0 --n 50``.
+or from a shell: ``jepa-lab eval-gsm8k runs/gsm8k-tiny/ntp-seed0 --n 50``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jepa_lab.data import load_dataset, local_path
-from jepa_lab.objective.model import JepaModel
+from jepa_lab.objective.checks import InputError
 from jepa_lab.scoring import score_gsm8k
-from jepa_lab.training.evaluate import greedy_answers
+
+if TYPE_CHECKING:  # torch is imported when a model is used, so the command line starts fast
+    from jepa_lab.objective.model import JepaModel
 
 DEFAULT_SLICE = 50  # problems; a few minutes of greedy decoding on 2 CPU cores at most
 NO_COPY = (
@@ -104,7 +108,7 @@ class RealSliceResult:
 def real_test_slice(n: int = DEFAULT_SLICE, data_dir: str | os.PathLike | None = None):
     """(path, the first ``n`` real GSM8K test examples), or (None, []) without a local copy."""
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
-        raise ValueError(f"n={n!r}: expected a positive number of test problems")
+        raise InputError(f"n={n!r}: expected a positive number of test problems")
     path = local_path("gsm8k", "test", data_dir=data_dir)
     if path is None:
         return None, []
@@ -113,6 +117,8 @@ def real_test_slice(n: int = DEFAULT_SLICE, data_dir: str | os.PathLike | None =
 
 def _as_model(model: JepaModel | str | os.PathLike) -> JepaModel:
     """A JepaModel, or one loaded from a run directory (its ``final/``) or a saved model."""
+    from jepa_lab.objective.model import JepaModel
+
     if isinstance(model, JepaModel):
         return model
     folder = Path(model)
@@ -134,6 +140,8 @@ def answer(
     progress: bool = False,
 ) -> tuple[list[str], list[bool]]:
     """Greedy answers to ``examples`` and, for each, whether generation stopped by itself."""
+    from jepa_lab.training.evaluate import greedy_answers
+
     return greedy_answers(jm, examples, max_new_tokens, batch_size, progress, desc="real GSM8K")
 
 
@@ -177,35 +185,25 @@ def evaluate_real_gsm8k(
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``jepa-lab eval-gsm8k RUN_DIR [RUN_DIR ...] [--n 50] [--data-dir DIR]``."""
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(
-        prog="python -m jepa_lab.experiments.gsm8k_real",
-        description="Score trained runs on the first n problems of the real GSM8K test set.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``jepa-lab eval-gsm8k``'s arguments."""
+    parser.description = "Score trained runs on the first n problems of the real GSM8K test set."
     parser.add_argument("run_dirs", nargs="+", help="run directories (with final/) or models")
     parser.add_argument("--n", type=int, default=DEFAULT_SLICE, help="test problems to score")
     parser.add_argument("--data-dir", help="a folder holding gsm8k/test.jsonl")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--json", help="write the results here")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score each run of ``args.run_dirs``, print its summary and write ``args.json``."""
     results = {}
     for run_dir in args.run_dirs:
-        try:
-            result = evaluate_real_gsm8k(
-                run_dir, args.n, data_dir=args.data_dir, max_new_tokens=args.max_new_tokens
-            )
-        except (ValueError, FileNotFoundError) as err:
-            parser.exit(2, f"{parser.prog}: error: {err}\n")
+        result = evaluate_real_gsm8k(
+            run_dir, args.n, data_dir=args.data_dir, max_new_tokens=args.max_new_tokens
+        )
         print(f"{run_dir}: {result.summary()}")
         results[str(run_dir)] = result.to_dict()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
