@@ -183,6 +183,9 @@ class TrainConfig:
     # optimizer steps between checkpoints; None: each epoch; 0: none (only final/, no resume;
     # for runs that are cheaper to redo than to checkpoint, like the study's)
     save_every: int | None = None
+    # the Trainer's trackers: "none", "all", or names such as "tensorboard" or
+    # "tensorboard,trackio"; history.jsonl is written either way (resume keeps it exact)
+    report_to: str = "none"
     attn_implementation: str = "sdpa"
     trust_remote_code: bool = False
     jepa: JepaConfig = field(default_factory=JepaConfig)
@@ -295,9 +298,10 @@ def preset(name: str = "tiny", **overrides: Any) -> TrainConfig:
         raise ValueError(f"unknown preset {name!r}; expected one of {choices}")
     switched = overrides.get("dataset") not in (None, config.dataset)
     if switched and "max_new_tokens" not in overrides:  # e.g. GSM8K's worked solutions are long
-        from jepa_lab.training.tasks import get_task
+        from jepa_lab.training.tasks import TASKS  # an unknown name: TrainConfig says so
 
-        needed = get_task(overrides["dataset"]).max_new_tokens
+        task = TASKS.get(overrides["dataset"])
+        needed = task.max_new_tokens if task else config.max_new_tokens
         overrides["max_new_tokens"] = max(config.max_new_tokens, needed)
     return replace(config, jepa=replace(config.jepa, **jepa_overrides), **overrides)
 

@@ -70,7 +70,9 @@ def score_sql(answers: list[str], examples: Sequence[Any]) -> Scored:
 
     db_ids = [getattr(e, "db_id", None) for e in examples]
     result = score_spider(answers, _golds(examples), db_ids, spider_databases(examples))
-    return _metrics(result), _per_example(result, "execution", len(answers))
+    metrics = _metrics(result)  # without databases execution_accuracy is None: left out, so
+    metrics["missing_databases"] = float(len(result.get("missing_databases") or []))
+    return metrics, _per_example(result, "execution", len(answers))  # exact_match heads
 
 
 def score_open_qa(answers: list[str], examples: Sequence[Any]) -> Scored:
