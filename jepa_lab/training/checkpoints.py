@@ -4,6 +4,7 @@ is never deleted, and loaded back into a JepaModel."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -13,9 +14,15 @@ from pathlib import Path
 import torch
 
 from jepa_lab.objective.model import JepaModel
-from jepa_lab.training.rundir import write_atomic
+from jepa_lab.training.rundir import (
+    COMPLETE_MARKER,
+    REJECTED_MARKER,
+    RunDirectoryError,
+    checkpoint_step,
+    is_own_checkpoint,
+    write_atomic,
+)
 
-COMPLETE_MARKER = "COMPLETE"
 CHECKPOINT_STATE = "jepa_state.json"  # the epoch's running sums, wall time, start weight norm
 SAVE_TOTAL_LIMIT = 2  # complete checkpoints kept; the newest good one is never deleted
 
@@ -35,13 +42,13 @@ def _complete_checkpoints(run_dir: Path) -> list[Path]:
     complete = [
         p
         for p in run_dir.glob("checkpoint-*")
-        if p.is_dir() and (p / COMPLETE_MARKER).is_file() and p.name.split("-")[-1].isdigit()
+        if checkpoint_step(p) is not None and p.is_dir() and (p / COMPLETE_MARKER).is_file()
     ]
     return sorted(complete, key=_step_of, reverse=True)
 
 
 def _step_of(folder: Path) -> int:
-    return int(folder.name.split("-")[-1])
+    return checkpoint_step(folder)  # only called on names checkpoint_step accepted
 
 
 def last_complete_checkpoint(run_dir: str | os.PathLike) -> Path | None:
@@ -49,18 +56,39 @@ def last_complete_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return next(iter(_complete_checkpoints(Path(run_dir))), None)
 
 
-def verify_tensors(folder: str | os.PathLike) -> None:
-    """Every ``*.safetensors`` in ``folder`` loads and holds only finite values."""
+# name -> (shape, required): what the model's weights files must hold (tied copies optional)
+Expected = dict[str, tuple[tuple[int, ...], bool]]
+
+
+def expected_tensors(jm: JepaModel) -> Expected | None:
+    """The tensors a full-model checkpoint of ``jm`` holds; None for LoRA (adapters only)."""
+    if hasattr(jm.model, "peft_config"):
+        return None
+    tied = set(getattr(jm.model, "_tied_weights_keys", None) or [])
+    return {
+        key: (tuple(value.shape), key not in tied and not _is_tied(jm.model, key))
+        for key, value in jm.model.state_dict().items()
+    }
+
+
+def verify_tensors(folder: str | os.PathLike, expected: Expected | None = None) -> None:
+    """Every ``*.safetensors`` in ``folder`` loads and holds only finite values; with
+    ``expected``, the model's weights have exactly the model's names and shapes."""
     from safetensors import safe_open
 
     folder = Path(folder)
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise CheckpointError(folder, "no *.safetensors weights file")
+    found: set[str] = set()
     for file in files:
+        model_file = file.name.startswith("model")
         try:
             with safe_open(str(file), framework="pt") as f:
                 for key in f.keys():
+                    if expected is not None and model_file:
+                        _check_shape(file, key, f.get_slice(key).get_shape(), expected)
+                        found.add(key)
                     tensor = f.get_tensor(key)
                     if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                         raise CheckpointError(file, f"tensor {key} holds NaN or infinite values")
@@ -68,9 +96,23 @@ def verify_tensors(folder: str | os.PathLike) -> None:
             raise
         except Exception as err:  # safetensors raises its own types for cut-short files
             raise CheckpointError(file, f"cannot be read ({type(err).__name__}: {err})") from err
+    if expected is not None and any(f.name.startswith("model") for f in files):
+        missing = sorted(k for k, (_, required) in expected.items() if required and k not in found)
+        if missing:
+            raise CheckpointError(folder, f"tensor {missing[0]} is missing ({len(missing)} in all)")
 
 
-def verify_checkpoint(folder: str | os.PathLike) -> None:
+def _check_shape(file: Path, key: str, shape: list[int], expected: Expected) -> None:
+    if key not in expected:
+        raise CheckpointError(file, f"tensor {key} is not a weight of this model")
+    want = expected[key][0]
+    if tuple(shape) != want:
+        raise CheckpointError(
+            file, f"tensor {key} has shape {tuple(shape)}, the model expects {want}"
+        )
+
+
+def verify_checkpoint(folder: str | os.PathLike, expected: Expected | None = None) -> None:
     """Check what ``resume`` will load: the trainer state parses, the weights load and are
     finite, the optimizer, scheduler and RNG states load. Raises :class:`CheckpointError`."""
     folder = Path(folder)
@@ -88,7 +130,7 @@ def verify_checkpoint(folder: str | os.PathLike) -> None:
             raise CheckpointError(file, "not a JSON object")
         if name == "trainer_state.json" and not isinstance(state.get("global_step"), int):
             raise CheckpointError(file, "has no integer global_step")
-    verify_tensors(folder)
+    verify_tensors(folder, expected)
     try:  # numpy RNG states, as the Trainer; transformers 4.x keeps the helper in trainer
         from transformers.trainer_pt_utils import safe_globals
     except ImportError:
@@ -114,17 +156,19 @@ def last_good_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 
 
 def choose_resume_checkpoint(
-    run_dir: Path, mark: bool = True
+    run_dir: Path, mark: bool = True, expected: Expected | None = None
 ) -> tuple[Path | None, list[dict[str, str]]]:
     """The newest checkpoint that verifies, and the newer ones rejected on the way.
 
     With ``mark`` (rank 0), a rejected checkpoint loses its COMPLETE marker (a ``REJECTED``
     file says why), so no later resume picks it and rotation treats it as the leftover it is.
+    ``expected`` (:func:`expected_tensors`) also rejects weights of another shape or a missing
+    one.
     """
     rejected: list[dict[str, str]] = []
     for folder in _complete_checkpoints(run_dir):
         try:
-            verify_checkpoint(folder)
+            verify_checkpoint(folder, expected)
         except CheckpointError as err:
             rejected.append(
                 {"checkpoint": folder.name, "file": str(err.file), "reason": err.reason}
@@ -136,7 +180,7 @@ def choose_resume_checkpoint(
                 "falling back to the previous complete checkpoint",
                 stacklevel=2,
             )
-            write_atomic(folder / "REJECTED", f"{err}\n")
+            write_atomic(folder / REJECTED_MARKER, f"{err}\n")
             (folder / COMPLETE_MARKER).unlink(missing_ok=True)
             continue
         return folder, rejected
@@ -152,13 +196,10 @@ def rotate_checkpoints(run_dir: Path, keep: int) -> None:
         return
     newest = _step_of(complete[0])
     doomed = complete[max(keep, 1) :]
-    doomed += [
+    doomed += [  # a user's checkpoint-12/ of notes is not a leftover of ours
         p
         for p in run_dir.glob("checkpoint-*")
-        if p.is_dir()
-        and p.name.split("-")[-1].isdigit()
-        and not (p / COMPLETE_MARKER).is_file()
-        and _step_of(p) < newest
+        if is_own_checkpoint(p) and not (p / COMPLETE_MARKER).is_file() and _step_of(p) < newest
     ]
     for folder in doomed:
         shutil.rmtree(folder, ignore_errors=True)
@@ -199,3 +240,31 @@ def _is_tied(model: torch.nn.Module, key: str) -> bool:
         and output.weight is model.get_input_embeddings().weight
         and key.endswith("lm_head.weight")
     )
+
+
+class DiskFullError(RunDirectoryError):
+    """The disk filled up during a run; the message names the checkpoint a resume starts from."""
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """``err`` (or what caused it: torch and safetensors wrap the OSError) is a full disk."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full_error(run_dir: str | os.PathLike, err: BaseException) -> DiskFullError:
+    good = last_good_checkpoint(run_dir)
+    where = (
+        f"the last complete checkpoint is {good.name} (--resume continues from it once there "
+        "is space)"
+        if good is not None
+        else "there is no complete checkpoint yet (the run starts over)"
+    )
+    reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+    return DiskFullError(f"{run_dir}: the disk is full ({reason}); {where}")

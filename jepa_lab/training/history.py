@@ -10,6 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jepa_lab.objective.checks import InputError
+
+
+class HistoryError(InputError):
+    """A damaged ``history.jsonl``: the message names file:line and what is wrong."""
+
 
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
@@ -60,6 +66,47 @@ class History:
     def truncate_after(self, epoch: float) -> None:
         """Drop records past ``epoch`` (work a resumed run is about to redo)."""
         self.keep(lambda r: float(r.get("epoch", 0.0)) <= epoch + 1e-9)
+
+
+def check_history(path: str | os.PathLike) -> None:
+    """Refuse a damaged history before a resume reads it: a line cut short or not JSON, a line
+    that is not a record (an object with a numeric ``epoch``), or an epoch recorded twice."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise HistoryError(f"{path}: not UTF-8 text ({err.reason}); the file is damaged") from None
+    seen: dict[tuple[Any, Any, float], int] = {}
+    lines = text.splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            cut = lineno == len(lines) and not text.endswith("\n")
+            why = "cut short" if cut else f"not valid JSON ({err.msg})"
+            raise HistoryError(
+                f"{path}:{lineno}: damaged history record, {why}; delete that line (or the "
+                "file) to resume, or use --overwrite"
+            ) from None
+        epoch = record.get("epoch") if isinstance(record, dict) else None
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+            raise HistoryError(
+                f"{path}:{lineno}: not a history record (expected a JSON object with a numeric "
+                f"'epoch', got {json.dumps(record)[:60]}); delete that line to resume"
+            )
+        if record.get("stopped"):
+            continue  # a stopped partial epoch is redone by the resume
+        key = (record.get("arm"), record.get("seed"), round(float(epoch), 4))
+        if key in seen:
+            raise HistoryError(
+                f"{path}:{lineno}: epoch {epoch:g} of {key[0]} seed {key[1]} is recorded twice "
+                f"(also line {seen[key]}); delete one of the two lines to resume"
+            )
+        seen[key] = lineno
 
 
 def run_name(record: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,17 +43,24 @@ from jepa_lab.training.build import build_jepa_model, load_examples
 from jepa_lab.training.checkpoints import (
     CHECKPOINT_STATE,
     choose_resume_checkpoint,
+    disk_full_error,
+    expected_tensors,
+    is_disk_full,
     last_complete_checkpoint,
     last_good_checkpoint,
     load_model_weights,
 )
+from jepa_lab.training.data_checks import check_pair_lengths
+from jepa_lab.training.fingerprint import data_identity, tokenizer_fingerprint
 from jepa_lab.training.guards import NonFiniteLossError, TrainingStopped, trainable_weight_norm
-from jepa_lab.training.history import History
+from jepa_lab.training.history import History, check_history
+from jepa_lab.training.locks import run_dir_lock
 from jepa_lab.training.presets import TrainConfig
 from jepa_lab.training.rundir import (
     SUMMARY_FILE,
     RunDirectoryError,
     prepare_run_dir,
+    record_tokenizer,
     wait_for_run_dir,
     write_atomic,
 )
@@ -64,7 +71,7 @@ from jepa_lab.training.trainer import (
     evaluate_into,
     warmup_steps,
 )
-from jepa_lab.training.validation import validate_run
+from jepa_lab.training.validation import trackers, validate_run
 
 # Names the entry point's users import from here (the CLI, the tests).
 __all__ = [
@@ -108,7 +115,7 @@ def training_arguments(config: TrainConfig, run_dir: Path, progress: bool) -> Tr
         save_total_limit=None,  # rotate_checkpoints keeps SAVE_TOTAL_LIMIT verified ones
         logging_steps=10,
         logging_strategy="steps",
-        report_to="none",
+        report_to=trackers(config.report_to),
         remove_unused_columns=False,
         dataloader_num_workers=0,
         use_cpu=not on_gpu,
@@ -130,7 +137,8 @@ def prepare_resume(trainer: JepaTrainer, run_dir: Path, is_main: bool) -> Path |
     now from the checkpoint's weights and sums. Mid-epoch, the epoch's running sums continue
     from the checkpoint, so the epoch's record covers all of its steps.
     """
-    checkpoint, rejected = choose_resume_checkpoint(run_dir, mark=is_main)
+    expected = expected_tensors(trainer.accelerator.unwrap_model(trainer.model))
+    checkpoint, rejected = choose_resume_checkpoint(run_dir, mark=is_main, expected=expected)
     if checkpoint is None and not rejected:
         if is_main and trainer.history is not None:
             trainer.history.keep(lambda r: False)  # nothing to continue: start over
@@ -251,17 +259,50 @@ def train(
     history record instead of the printed line. ``progress=False`` shows no bars at all, the
     final save's included.
     """
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # other ranks wait for rank 0's layout
+    with run_dir_lock(run_dir) if main_rank else nullcontext():
+        return _train_locked(
+            config,
+            run_dir,
+            arm,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            callbacks=callbacks,
+            data=data,
+            on_record=on_record,
+        )
+
+
+def _train_locked(
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    arm: str = "jepa",
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    callbacks: list[TrainerCallback] | None = None,
+    data: tuple[list[Any], list[Any]] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
     config = config.with_arm(arm)
     identity = {"arm": arm, "config": config.to_dict()}
     # load (and so check) the data before anything is written: bad input leaves no run dir behind
     train_examples, eval_examples = data if data is not None else load_examples(config)
     validate_run(config, train_examples, eval_examples)  # config, model path and data, up front
+    identity["data"] = data_identity(config, train_examples, eval_examples)
+    if resume:  # a damaged history is named now, not as a traceback mid-resume
+        check_history(Path(run_dir) / "history.jsonl")
+    jm = build_jepa_model(config, train_examples)  # writes nothing: before the run dir too
+    check_pair_lengths(jm, train_examples)
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:
         run_dir = prepare_run_dir(run_dir, identity, resume=resume, overwrite=overwrite)
     else:  # other data-parallel ranks wait for rank 0 to lay out (or refuse) the directory
         run_dir = wait_for_run_dir(Path(run_dir), identity)
-    jm = build_jepa_model(config, train_examples)
+    if is_main:  # a resume under another tokenizer would read the weights with other token ids
+        record_tokenizer(run_dir, tokenizer_fingerprint(jm.tokenizer))
     history = History(run_dir / "history.jsonl")
     args = training_arguments(config, run_dir, progress)
     trainer = JepaTrainer(
@@ -291,6 +332,10 @@ def train(
             if is_main:
                 record_stop(trainer, err)
                 write_summary(trainer, err.status, str(err), None)
+            raise
+        except OSError as err:  # a full disk: say which checkpoint a resume would start from
+            if is_disk_full(err):
+                raise disk_full_error(run_dir, err) from None
             raise
         final = _save_final(trainer, run_dir)
     records = history.read()

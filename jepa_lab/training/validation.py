@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from numbers import Integral
@@ -34,6 +35,11 @@ from jepa_lab.objective.checks import (  # noqa: F401  (re-exported: training's 
     check_jepa_config,
     custom_code_declared,
 )
+from jepa_lab.training.data_checks import check_record_sizes, check_sources, warn_data_quality
+
+MAX_SPLIT_SIZE = 1_000_000
+MIN_VOCAB = 256 + 6  # data.tokenizer: 256 byte tokens and SPECIAL_TOKENS (a test checks both)
+BYTES_PER_PARAMETER = 16  # float32 weights, gradients and Adam's two moments
 
 
 def check_train_config(cfg: Any) -> None:
@@ -64,8 +70,11 @@ def check_train_config(cfg: Any) -> None:
     if cfg.data_source == "hub" and cfg.dataset != "gsm8k":
         raise f.fail("data_source", "'hub' only with dataset='gsm8k'")
     _check_gsm8k_knobs(f, cfg)
-    f.integer("train_size", 1, optional=True)
-    f.integer("eval_size", 0, optional=True)  # 0: no held-out evaluation (train only)
+    # a generated split of 10**9 would not fit in memory; the real splits hold under 10**4
+    f.integer("train_size", 1, MAX_SPLIT_SIZE, optional=True)
+    f.integer("eval_size", 0, MAX_SPLIT_SIZE, optional=True)  # 0: no held-out evaluation
+    if cfg.from_config and cfg.init == "random" and cfg.vocab_size < MIN_VOCAB:
+        raise f.fail("vocab_size", f"at least {MIN_VOCAB} (256 bytes + the special tokens)")
     for name in ("epochs", "batch_size", "grad_accum", "lora_r", "max_new_tokens"):
         f.integer(name, 1)
     f.integer("eval_batch_size", 1)
@@ -77,7 +86,8 @@ def check_train_config(cfg: Any) -> None:
     for name in ("bf16", "lora", "trust_remote_code"):
         f.flag(name)
     f.integer("seed", 0, SEED_MAX)
-    f.integer("save_every", 0, optional=True)  # 0: no checkpoints, final/ only
+    f.integer("save_every", 0, optional=True)
+    f.text("report_to")  # 0: no checkpoints, final/ only
     if cfg.attn_implementation not in ATTENTION:  # JepaModel would refuse it after run.json
         raise f.fail(
             "attn_implementation",
@@ -143,6 +153,92 @@ def check_model_source(config: Any) -> None:
         raise ConfigError(
             "TrainConfig", "model", value, f"a model directory with a config.json ({path} has none)"
         )
+    _check_custom_code(config, path)
+
+
+def _check_custom_code(config: Any, path: Path) -> None:
+    """A model directory with an ``auto_map``: without --trust-remote-code its code is not run,
+    so an unknown model type cannot load (say so now), and a known one trains transformers'
+    built-in class (say that in one line)."""
+    declared = custom_code_declared(path)
+    if not declared or config.trust_remote_code:
+        return
+    from transformers import CONFIG_MAPPING
+
+    try:
+        model_type = json.loads((path / "config.json").read_text(encoding="utf-8")).get(
+            "model_type"
+        )
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        model_type = None
+    if model_type not in CONFIG_MAPPING:
+        raise ConfigError(
+            "TrainConfig",
+            "model",
+            config.model,
+            f"a model transformers can load: {path} is of type {model_type!r}, which needs its "
+            f"own Python code ({declared[0]}); pass --trust-remote-code to run that code, or "
+            "choose another model",
+        )
+    warnings.warn(
+        f"{path}: declares custom code ({declared[0]}) but trains with transformers' built-in "
+        f"{model_type!r} class; the custom code is NOT run (--trust-remote-code runs it)",
+        stacklevel=3,
+    )
+
+
+def check_model_size(config: Any) -> None:
+    """A from-config model that cannot fit this machine's memory is refused before the run
+    directory exists (``hidden_size=65536`` used to die allocating, after run.json)."""
+    if not config.from_config or config.init != "random":
+        return
+    h, layers, vocab = config.hidden_size, config.num_layers, config.vocab_size
+    inter = config.intermediate_size or 3 * h  # tiny_llama_config's default
+    kv = h // config.num_heads * (config.num_key_value_heads or config.num_heads)
+    per_layer = 2 * h * h + 2 * h * kv + 3 * h * inter
+    parameters = vocab * h + layers * per_layer
+    need, have = parameters * BYTES_PER_PARAMETER, _memory_bytes()
+    if have and need > have:
+        raise ConfigError(
+            "TrainConfig",
+            "hidden_size",
+            h,
+            f"a model that fits: about {parameters / 1e9:.3g} billion parameters need about "
+            f"{need / 2**30:.3g} GiB for weights, gradients and Adam state, and this machine "
+            f"has {have / 2**30:.3g} GiB",
+        )
+
+
+def _memory_bytes() -> int | None:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_properties(0).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_max_new_tokens(config: Any) -> None:
+    """Generation cannot go past the model's positions; a larger bound only runs longer."""
+    if config.from_config:
+        limit = 1024  # tiny_llama_config's max_position_embeddings
+    else:
+        try:
+            model_config = json.loads(
+                (Path(config.model).expanduser() / "config.json").read_text(encoding="utf-8")
+            )
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return  # a hub id: its config is read when the model loads
+        limit = model_config.get("max_position_embeddings") or model_config.get("n_positions")
+    if isinstance(limit, int) and config.max_new_tokens > limit:
+        raise ConfigError(
+            "TrainConfig",
+            "max_new_tokens",
+            config.max_new_tokens,
+            f"at most {limit}, the model's positions (max_position_embeddings)",
+        )
 
 
 def check_examples(examples: Sequence[Any], what: str, config: Any) -> None:
@@ -172,14 +268,53 @@ def _describe(value: Any) -> str:
     return "empty" if isinstance(value, str) else f"{type(value).__name__} {value!r}"
 
 
+def trackers(report_to: str) -> str | list[str]:
+    """``TrainConfig.report_to`` as ``TrainingArguments.report_to`` takes it."""
+    if report_to in ("none", "all"):
+        return report_to
+    return [name.strip() for name in report_to.split(",")]
+
+
+def check_trackers(config: Any) -> None:
+    """Each tracker in ``report_to`` is one the Trainer knows and is installed, so the run fails
+    here and not in ``Trainer.__init__`` after its directory is written."""
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    names = trackers(config.report_to)
+    if isinstance(names, str):
+        return
+    known, installed = sorted(INTEGRATION_TO_CALLBACK), get_available_reporting_integrations()
+    for name in names:
+        if name not in known:
+            expected = f"'none', 'all' or comma-separated names from {known}"
+            raise ConfigError("TrainConfig", "report_to", config.report_to, expected)
+        if name not in installed:
+            raise ConfigError(
+                "TrainConfig",
+                "report_to",
+                config.report_to,
+                f"trackers that are installed ({name!r} is not: pip install {name})",
+            )
+
+
 def validate_run(config: Any, train_examples: Sequence[Any], eval_examples: Sequence[Any]) -> None:
     """All checks a run needs before its directory is created."""
     check_train_config(config)
     check_jepa_config(config.jepa)
+    check_trackers(config)
     check_model_source(config)
+    check_model_size(config)
+    check_max_new_tokens(config)
     check_examples(train_examples, "train", config)
+    check_record_sizes(train_examples, "train")
     if config.eval_size != 0:
         check_examples(eval_examples, "eval", config)
+        check_record_sizes(eval_examples, "eval")
+    check_sources(config, train_examples, eval_examples)
+    warn_data_quality(config, train_examples, eval_examples if config.eval_size != 0 else [])
 
 
 def validate_compare(config: Any, seeds: Sequence[Any]) -> None:
