@@ -40,6 +40,7 @@ _EXPORTS = {
     "JepaModel": "model",
     "add_predictor_tokens": "packing",
     "Packer": "packing",
+    "TokenizedPair": "packing",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -22,7 +22,10 @@ EXTENSION_DISTANCES = ("centered_cosine",)
 DISTANCES = PAPER_DISTANCES + EXTENSION_DISTANCES
 TEXT_VIEWS = ("user", "prompt")  # the paper's Text view, or predictors reading the prompt
 SEED_MAX = 2**32 - 1  # numpy's seed range, which the Trainer's set_seed uses
-ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
+# Attention implementations that take an explicit 4D mask (masks.check_attention_implementation
+# and TrainConfig both read this). flash_attention_* take only padding masks or packing position
+# ids, and flex_attention a BlockMask, none of which says "this segment may read that prefix".
+ATTENTION = ("eager", "sdpa")
 CUSTOM_CODE_FILES = ("config.json", "tokenizer_config.json")
 
 

@@ -22,12 +22,10 @@ from dataclasses import dataclass
 
 import torch
 
+from jepa_lab.objective.checks import ATTENTION as MASK_IMPLEMENTATIONS
+
 IGNORE_INDEX = -100
 NO_SEGMENT = -1
-
-# Implementations that take an explicit 4D mask. flash_attention_* only take padding masks (or
-# sequence-packing position ids), which cannot express "this segment may read that prefix".
-MASK_IMPLEMENTATIONS = ("eager", "sdpa")
 
 
 class UnsupportedAttentionError(ValueError):

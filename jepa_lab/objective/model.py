@@ -42,7 +42,12 @@ from jepa_lab.objective.packing import Packer
 
 @dataclass
 class JepaOutput(ModelOutput):
-    """Losses and the three embeddings [B, H]: Enc(Text), Pred(Enc(Text)), Enc(Code)."""
+    """Sums, counts and the three embeddings [B, H]: Enc(Text), Pred(Enc(Text)), Enc(Code).
+
+    ``loss``, ``ntp_loss`` and ``jepa_loss`` are this batch's means, a convenience for notebooks
+    and single-batch use; a trainer (``return_loss=False``) normalises the sums by the counts of
+    its whole accumulation window instead.
+    """
 
     loss: torch.Tensor | None = None
     ntp_loss: torch.Tensor | None = None
@@ -150,28 +155,26 @@ class JepaModel(torch.nn.Module):
             total = total + cfg.var_cov_weight * penalty * len(pred)
         return total
 
-    def _combine(self, ntp, text, pred, code, num_tokens) -> JepaOutput:
-        """Means from sums; the sums and counts stay on the output so a data-parallel trainer
-        can normalise by the counts over all ranks instead."""
+    def _combine(self, ntp, text, pred, code, num_tokens, return_loss=True) -> JepaOutput:
+        """Sums and counts (what a trainer normalises over its window and ranks), plus this
+        batch's means when ``return_loss``."""
         cfg = self.config
         ntp_sum, ntp_count = ntp
         fields: dict[str, Any] = dict(num_tokens=num_tokens, ntp_sum=ntp_sum, ntp_count=ntp_count)
-        if pred is None:
-            step = objective(ntp_sum, ntp_count, None, 0, cfg.gamma, cfg.lam)
-            return JepaOutput(loss=step.loss, ntp_loss=step.ntp, **fields)
-        jepa_sum = self._jepa_sum(pred, code)
-        step = objective(ntp_sum, ntp_count, jepa_sum, len(pred), cfg.gamma, cfg.lam)
-        return JepaOutput(
-            loss=step.loss,
-            ntp_loss=step.ntp,
-            jepa_loss=step.jepa,
-            jepa_sum=jepa_sum,
-            jepa_count=len(pred),
-            text_emb=text,
-            pred_emb=pred,
-            code_emb=code,
-            **fields,
-        )
+        if pred is not None:
+            fields.update(jepa_sum=self._jepa_sum(pred, code), jepa_count=len(pred))
+            fields.update(text_emb=text, pred_emb=pred, code_emb=code)
+        if return_loss:  # built once so every field is also a ModelOutput key
+            step = objective(
+                ntp_sum,
+                ntp_count,
+                fields.get("jepa_sum"),
+                fields.get("jepa_count", 0),
+                cfg.gamma,
+                cfg.lam,
+            )
+            fields.update(loss=step.loss, ntp_loss=step.ntp, jepa_loss=step.jepa)
+        return JepaOutput(**fields)
 
     def forward(
         self,
@@ -185,8 +188,10 @@ class JepaModel(torch.nn.Module):
         text_index: torch.Tensor | None = None,
         pred_index: torch.Tensor | None = None,
         code_index: torch.Tensor | None = None,
+        return_loss: bool = True,
     ) -> JepaOutput:
-        """One model call over the packed batch from :meth:`build_batch`."""
+        """One model call over the packed batch from :meth:`build_batch`; ``return_loss=False``
+        leaves the means out (the trainer computes the objective once, from the sums)."""
         mask = block_mask(segment_ids, local_index, read_segment, read_len)  # [B, 1, T, T]
         attention_mask = to_attention_mask(mask, self.attn_implementation, self._embedding_dtype())
         jepa = text_index is not None
@@ -209,15 +214,14 @@ class JepaModel(torch.nn.Module):
         ntp = self._ntp_loss(out.logits, labels[:, first:])
         num_tokens = int((segment_ids != -1).sum())
         if not jepa:
-            return self._combine(ntp, None, None, None, num_tokens)
+            return self._combine(ntp, None, None, None, num_tokens, return_loss)
         hidden = out.hidden_states[-1]  # [B, T, H], after the final norm
 
         def gather(index: torch.Tensor) -> torch.Tensor:
             return hidden[index[:, 0], index[:, 1]]  # [N, H]
 
-        return self._combine(
-            ntp, gather(text_index), gather(pred_index), gather(code_index), num_tokens
-        )
+        views = gather(text_index), gather(pred_index), gather(code_index)
+        return self._combine(ntp, *views, num_tokens, return_loss)
 
     # ----------------------------------------------------------------------------- reference
     def _run_separately(self, sequences: list[list[int]], hidden: bool):

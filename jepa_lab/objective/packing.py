@@ -30,13 +30,17 @@ from jepa_lab.objective.masks import IGNORE_INDEX, Segment, pack_rows
 LAYOUTS = ("packed", "official_3row", "official_2row")
 
 
-@dataclass
-class _Pair:
-    """One tokenised (Text, Code) pair and the template pieces it sits in."""
+@dataclass(frozen=True)
+class TokenizedPair:
+    """One (Text, Code) pair as ids, from :meth:`Packer.tokenize`: a training set keeps these
+    so each example is tokenised once, not on every step. The ids belong to the tokenizer of the
+    Packer that made them; the template pieces (which the config names) are looked up per batch.
+    """
 
-    text: list[int]
-    code: list[int]
-    pieces: ChatPieces
+    text: tuple[int, ...]
+    code: tuple[int, ...]
+    system: str | None = None
+    id: str | None = None  # the example's id, for messages about dropped or bad pairs
 
 
 @dataclass
@@ -97,18 +101,30 @@ class Packer:
         return self._pieces[system]
 
     def layouts(self, pairs: Sequence[Any]) -> list[_PairLayout]:
-        """Every pair's segments and anchors; pairs over ``max_length`` dropped (or an error)."""
-        return self._keep_fitting([self._layout(p) for p in self._tokenize(pairs)], pairs)
-
-    def _tokenize(self, pairs: Sequence[Any]) -> list[_Pair]:
+        """Every pair's segments and anchors; pairs over ``max_length`` dropped (or an error).
+        ``pairs`` may mix raw pairs with :class:`TokenizedPair` s (those are not tokenised)."""
         if not pairs:
             raise ValueError("build_batch: no pairs given")
-        parsed = [_text_and_code(p, i) for i, p in enumerate(pairs)]
+        raw = [i for i, p in enumerate(pairs) if not isinstance(p, TokenizedPair)]
+        tokenized = list(pairs)
+        for i, pair in zip(raw, self.tokenize([pairs[i] for i in raw], first=raw), strict=True):
+            tokenized[i] = pair
+        return self._keep_fitting([self._layout(p) for p in tokenized], pairs)
+
+    def tokenize(
+        self, pairs: Sequence[Any], first: Sequence[int] | None = None
+    ) -> list[TokenizedPair]:
+        """Each (text, code) pair as ids, in two batched tokenizer calls. ``first`` gives the
+        positions that messages name (default: 0, 1, ...)."""
+        if not pairs:
+            return []
+        positions = range(len(pairs)) if first is None else first
+        parsed = [_text_and_code(p, i) for i, p in zip(positions, pairs, strict=True)]
         texts = self.tokenizer([t for t, _, _ in parsed], add_special_tokens=False)["input_ids"]
         codes = self.tokenizer([c for _, c, _ in parsed], add_special_tokens=False)["input_ids"]
         return [
-            _Pair(list(t), list(c), self.pieces(system))
-            for t, c, (_, _, system) in zip(texts, codes, parsed, strict=True)
+            TokenizedPair(tuple(t), tuple(c), system, getattr(pair, "id", None))
+            for t, c, (_, _, system), pair in zip(texts, codes, parsed, pairs, strict=True)
         ]
 
     def prompt_ids(self, texts: Sequence[str], system: str | None = None) -> list[list[int]]:
@@ -117,35 +133,36 @@ class Packer:
         encoded = self.tokenizer([t.strip() for t in texts], add_special_tokens=False)["input_ids"]
         return [pieces.prompt(list(ids)) for ids in encoded]
 
-    def _layout(self, pair: _Pair) -> _PairLayout:
+    def _layout(self, pair: TokenizedPair) -> _PairLayout:
         """The segments of one pair and where its three embeddings are read."""
-        p, cfg = pair.pieces, self.config
-        prompt = p.before_text + pair.text + p.between
-        tokens = prompt + pair.code + p.after_code
+        p, cfg = self.pieces(pair.system), self.config
+        text, code = list(pair.text), list(pair.code)
+        prompt = p.before_text + text + p.between
+        tokens = prompt + code + p.after_code
         if cfg.label_mode == "answer":
-            labels = [IGNORE_INDEX] * len(prompt) + pair.code + p.after_code
+            labels = [IGNORE_INDEX] * len(prompt) + code + p.after_code
         else:  # the official collator: everything but EOS / end-of-turn / padding is a target
             skip = {self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, p.end_of_turn_id}
             labels = [IGNORE_INDEX if t in skip else t for t in tokens]
         layout = _PairLayout(ntp=Segment(tokens, "ntp", labels=labels), prompt_len=len(prompt))
 
         at_eot = cfg.embed_at == "end_of_turn"
-        layout.code = Segment(p.code_view_before + pair.code + p.code_view_after, "code")
+        layout.code = Segment(p.code_view_before + code + p.code_view_after, "code")
         layout.anchors["code"] = (
             "code",
-            -1 if at_eot else len(p.code_view_before) + len(pair.code) - 1,
+            -1 if at_eot else len(p.code_view_before) + len(code) - 1,
         )
         if cfg.text_view == "user":
             layout.text = Segment(
-                p.text_view_before + pair.text + p.text_view_after + self.predictor_ids, "text"
+                p.text_view_before + text + p.text_view_after + self.predictor_ids, "text"
             )
-            text_at = len(p.text_view_before) + len(pair.text) - 1
+            text_at = len(p.text_view_before) + len(text) - 1
             if at_eot:
                 text_at += len(p.text_view_after)
             layout.anchors["text"] = ("text", text_at)
             layout.anchors["pred"] = ("text", -1) if cfg.k else ("text", text_at)
         else:
-            text_at = len(p.before_text) + len(pair.text) - 1
+            text_at = len(p.before_text) + len(text) - 1
             if at_eot:  # the user turn ends at the first special token after its content
                 special = special_token_ids(self.tokenizer)
                 text_at += 1 + next((i for i, t in enumerate(p.between) if t in special), 0)

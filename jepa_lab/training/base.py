@@ -131,6 +131,7 @@ def pretrain_base(spec: BaseSpec, out_dir: Path, progress: bool = True) -> None:
             lr_scheduler_type="cosine",
             seed=spec.seed,
             save_strategy="no",
+            # a cache shared by every run that needs it: its losses belong to no run's tracker
             report_to="none",
             logging_steps=50,
             logging_strategy="steps" if progress else "no",  # else a log dict every 50 steps

@@ -1,12 +1,14 @@
 """JepaTrainer: the Hugging Face ``Trainer`` computing the LLM-JEPA objective from packed rows.
 
-Each step packs its examples once it knows the step (loss dropout is a pure function of it),
-normalises by the token and pair counts of *all* data-parallel ranks
-(:func:`jepa_lab.objective.losses.
-objective`), applies the divergence guards (:mod:`jepa_lab.training.guards`), writes verified
-checkpoints (:mod:`jepa_lab.training.checkpoints`), and at each epoch end evaluates on held-out
-data and
-appends the record to the history.
+The training set is tokenised once, when the trainer is made. Each optimizer step packs its
+accumulation window once it knows the step (loss dropout is a pure function of it) and
+normalises every micro-batch by the NTP targets and JEPA pairs of the whole window on *all*
+data-parallel ranks (:mod:`jepa_lab.training.step`), with one call of
+:func:`jepa_lab.objective.losses.objective` per micro-batch. It applies the divergence guards
+(:mod:`jepa_lab.training.guards`), writes verified checkpoints
+(:mod:`jepa_lab.training.checkpoints`), logs the two terms, the held-out metrics and the collapse
+diagnostics to the Trainer's trackers (``report_to``), and at each epoch end evaluates on
+held-out data and appends the record to the history.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import math
 import os
 import time
 import warnings
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from jepa_lab.training.guards import (
 from jepa_lab.training.history import History
 from jepa_lab.training.presets import TrainConfig
 from jepa_lab.training.rundir import write_atomic
+from jepa_lab.training.step import add_step, means, new_sums, pack_window
 
 
 def collate_examples(examples: list[Any]) -> dict[str, list[Any]]:
@@ -56,11 +58,39 @@ def collate_examples(examples: list[Any]) -> dict[str, list[Any]]:
 
 
 def _example_ids(examples: list[Any]) -> list[str]:
-    return [str(getattr(e, "id", i)) for i, e in enumerate(examples)]
+    return [str(getattr(e, "id", None) or i) for i, e in enumerate(examples)]
+
+
+# record fields the trackers get at each epoch end, beside every "eval_*" one: the collapse
+# diagnostics of the held-out embeddings, and the guards' norms
+TRACKED_DIAGNOSTICS = (
+    "paired_cos",
+    "random_cos",
+    "text_code_paired_cos",
+    "eff_rank_code",
+    "eff_rank_pred",
+    "grad_norm_max",
+    "weight_norm",
+)
+
+
+def tracked_metrics(record: dict[str, Any]) -> dict[str, float]:
+    """The numbers of an epoch's record that go to ``Trainer.log`` (and so to the trackers)."""
+    return {
+        key: float(value)
+        for key, value in record.items()
+        if (key.startswith("eval_") or key in TRACKED_DIAGNOSTICS)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    }
 
 
 class JepaTrainer(Trainer):
     """``Trainer`` computing ``gamma * NTP + lam * JEPA`` from packed rows."""
+
+    # compute_loss divides by the window's counts itself: the Trainer must not divide again
+    loss_is_scaled_for_ga = True
 
     def __init__(
         self,
@@ -79,7 +109,9 @@ class JepaTrainer(Trainer):
         self.history = history
         self.arm = arm
         self.warmup_ratio = warmup_ratio
-        self.epoch_sums: dict[str, float] = defaultdict(float)
+        self.epoch_sums: dict[str, float] = new_sums()
+        self.log_sums: dict[str, float] = new_sums()  # since the last Trainer.log
+        self._window_parts: torch.Tensor | None = None  # the window's (loss, ntp, jepa) so far
         self.weight_norm_start: float | None = None
         self.resume_note: dict[str, Any] | None = None  # goes into the next history record
         # called with each epoch's record instead of printing it (jepa-lab demo's progress line)
@@ -87,63 +119,72 @@ class JepaTrainer(Trainer):
         self._last_flops = 0.0
         self._started = time.perf_counter()
         self.add_callback(_EpochEnd(self))
+        if self.train_dataset is not None:  # tokenised once here, not on every step
+            jm: JepaModel = self.accelerator.unwrap_model(self.model)
+            self.train_dataset = jm.packer.tokenize(list(self.train_dataset))
 
     # ------------------------------------------------------------------ the objective
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        """The window's micro-batches, packed once, and its counts over all ranks (the
+        Trainer's own count would be label tokens only, without the JEPA pairs)."""
+        batch_samples, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
+        return batch_samples, self._pack_window(batch_samples) if batch_samples else None
+
+    def _pack_window(self, micro_batches: list[dict[str, Any]]) -> torch.Tensor:
+        jm: JepaModel = self.accelerator.unwrap_model(self.model)
+        counts = pack_window(jm, micro_batches, self.state.global_step).to(self.args.device)
+        if self.accelerator.num_processes > 1:
+            counts = self.accelerator.reduce(counts, reduction="sum")
+        return counts
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """This micro-batch's share of the step's objective: its sums over the window's counts
+        (``num_items_in_batch``, from :meth:`get_batch_samples`) on all ranks."""
         jm: JepaModel = self.accelerator.unwrap_model(model)
-        examples = inputs["examples"]
         step = self.state.global_step
-        use_jepa = jm.jepa_active(step)
-        batch = jm.build_batch(examples, jepa=use_jepa)
-        batch = {k: v.to(self.args.device) for k, v in batch.items()}
-        out = model(**batch)
-        zero = torch.zeros((), device=self.args.device)
-        totals = torch.stack(  # counts and detached sums, so logged means are global too
-            [
-                torch.tensor(float(out.ntp_count), device=self.args.device),
-                torch.tensor(float(out.jepa_count or 0), device=self.args.device),
-                torch.tensor(float(out.num_tokens), device=self.args.device),
-                out.ntp_sum.detach().float(),
-                (out.jepa_sum.detach().float() if out.jepa_sum is not None else zero),
-            ]
-        ).double()
-        world = self.accelerator.num_processes
-        if world > 1:  # normalise by what ALL ranks saw; DDP then averages gradients over ranks
-            totals = self.accelerator.reduce(totals, reduction="sum")
-        cfg = jm.config
-        n_ntp, n_jepa = float(totals[0]), float(totals[1])
+        if "batch" not in inputs:  # called outside the training loop: a window of its own
+            num_items_in_batch = self._pack_window([inputs])
+        counts = num_items_in_batch
+        batch = {k: v.to(self.args.device) for k, v in inputs["batch"].items()}
+        out = model(**batch, return_loss=False)
+        world, cfg = self.accelerator.num_processes, jm.config
+        n_ntp, n_pairs = float(counts[0]), float(counts[1])
         step_objective = objective(
-            out.ntp_sum, n_ntp, out.jepa_sum, n_jepa, cfg.gamma, cfg.lam, ranks=world
+            out.ntp_sum, n_ntp, out.jepa_sum, n_pairs, cfg.gamma, cfg.lam, ranks=world
         )
         loss, ntp, jepa = step_objective.loss, step_objective.ntp, step_objective.jepa
         if not torch.isfinite(loss.detach()):
             raise NonFiniteLossError(
-                f"step {step}: the loss is {loss.item()} (ntp {ntp.item()}, jepa "
+                f"step {step}: the loss is {loss.item()} (ntp share {ntp.item()}, jepa share "
                 f"{None if jepa is None else jepa.item()}) on the batch of examples "
-                f"{_example_ids(examples)}; stopping before the update. "
+                f"{_example_ids(inputs['examples'])}; stopping before the update. "
                 f"{self._good_checkpoint_text()}"
             )
-        tokens = float(totals[2])
-        self._last_flops = 6.0 * parameter_count(jm) * tokens / world  # Trainer sums ranks
-        self.state.num_input_tokens_seen = int(self.state.num_input_tokens_seen or 0) + int(tokens)
-        # the logged means: the same objective on the detached global sums
-        logged = objective(
-            float(totals[3]),
-            n_ntp,
-            None if jepa is None else float(totals[4]),
-            n_jepa,
-            cfg.gamma,
-            cfg.lam,
-        )
-        sums = self.epoch_sums
-        sums["steps"] += 1
-        sums["ntp_loss"] += logged.ntp
-        sums["ntp_loss_min"] = min(sums.get("ntp_loss_min", math.inf), logged.ntp)
-        if logged.jepa is not None:
-            sums["jepa_loss"] += logged.jepa
-            sums["jepa_steps"] += 1
-        sums["loss"] += logged.loss
+        self._last_flops = 6.0 * parameter_count(jm) * out.num_tokens  # this rank; Trainer sums
+        parts = torch.stack([loss, ntp, ntp * 0 if jepa is None else jepa]).detach().double()
+        self._window_parts = parts if self._window_parts is None else self._window_parts + parts
+        if inputs.get("window_end", True):
+            self._end_window(float(counts[2]), has_jepa=jepa is not None)
         return (loss, out) if return_outputs else loss
+
+    def _end_window(self, tokens: float, has_jepa: bool) -> None:
+        """The step's logged means: its shares summed over the window and the ranks."""
+        parts, self._window_parts = self._window_parts, None
+        world = self.accelerator.num_processes
+        if world > 1:  # each rank's share was scaled by the world size for DDP's average
+            parts = self.accelerator.reduce(parts, reduction="sum") / world
+        loss, ntp, jepa = (float(x) for x in parts)
+        for sums in (self.epoch_sums, self.log_sums):
+            add_step(sums, loss, ntp, jepa if has_jepa else None)
+        self.state.num_input_tokens_seen = int(self.state.num_input_tokens_seen or 0) + int(tokens)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """A training log gains the two terms' means since the previous one."""
+        if "loss" in logs and self.log_sums.get("steps"):
+            terms = means(self.log_sums)
+            logs.update({k: v for k, v in terms.items() if k != "train_loss" and v is not None})
+            self.log_sums = new_sums()
+        super().log(logs, start_time)
 
     def floating_point_ops(self, inputs: dict[str, Any]) -> float:
         return self._last_flops
@@ -271,7 +312,7 @@ class _EpochEnd(TrainerCallback):
 
     def on_epoch_end(self, args, state, control, **kwargs):
         trainer = self.trainer
-        sums, trainer.epoch_sums = trainer.epoch_sums, defaultdict(float)
+        sums, trainer.epoch_sums = trainer.epoch_sums, new_sums()
         if not state.is_world_process_zero:
             return control
         record = epoch_record(
@@ -283,6 +324,9 @@ class _EpochEnd(TrainerCallback):
         )
         evaluate_into(trainer, record)
         append_record(trainer, record)
+        tracked = tracked_metrics(record)
+        if tracked:
+            trainer.log(tracked)
         return control
 
 
@@ -291,17 +335,13 @@ def epoch_record(
 ) -> dict[str, Any]:
     """The training half of an epoch's history record, from the epoch's running sums."""
     jm: JepaModel = trainer.accelerator.unwrap_model(trainer.model)
-    steps = sums.get("steps", 0.0)
-    jepa_steps = sums.get("jepa_steps", 0.0)
     record: dict[str, Any] = {
         "arm": trainer.arm,
         "seed": trainer.args.seed,
         "epoch": round(epoch, 4),
         "step": step,
-        "train_loss": sums["loss"] / steps if steps else None,
-        "ntp_loss": sums["ntp_loss"] / steps if steps else None,
-        "jepa_loss": sums["jepa_loss"] / jepa_steps if jepa_steps else None,
-        "jepa_steps": int(jepa_steps),
+        **means(sums),
+        "jepa_steps": int(sums.get("jepa_steps", 0.0)),
         "tokens_seen": tokens_seen,
         # 6 x non-embedding parameters x tokens: forward plus backward, all ranks
         "flops": 6.0 * parameter_count(jm) * float(tokens_seen),

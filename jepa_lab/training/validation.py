@@ -86,8 +86,8 @@ def check_train_config(cfg: Any) -> None:
     for name in ("bf16", "lora", "trust_remote_code"):
         f.flag(name)
     f.integer("seed", 0, SEED_MAX)
-    f.integer("save_every", 0, optional=True)
-    f.text("report_to")  # 0: no checkpoints, final/ only
+    f.integer("save_every", 0, optional=True)  # 0: no checkpoints, final/ only
+    f.text("report_to")  # the names are checked against the installed trackers by validate_run
     if cfg.attn_implementation not in ATTENTION:  # JepaModel would refuse it after run.json
         raise f.fail(
             "attn_implementation",
