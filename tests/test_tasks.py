@@ -189,3 +189,18 @@ def test_a_tiny_compare_runs_for_every_task(task, source, tmp_path, monkeypatch)
     status = main([*argv, "--set", "max_new_tokens=16", "--out", str(out), "--no-progress"])
     assert status in (0, 3)  # 3: a tiny run flagged as having learned nothing, still scored
     _check_scored_as_recorded(out, task)
+
+
+def test_a_task_without_its_files_or_a_generator_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("JEPA_LAB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("JEPA_LAB_DATA_DIR", raising=False)
+    nq = get_task("nq_open")
+    with pytest.raises(FileNotFoundError) as err:
+        nq.load("train", "auto")
+    message = str(err.value)
+    assert message.startswith("no local copy of NQ-Open train (llm-jepa/nq_open_train)")
+    assert "empty-cache" in message and "jepa-lab download nq_open" in message
+    with pytest.raises(ValueError, match="task 'nq_open' has no offline generator"):
+        nq.load("train", "generated")
+    with pytest.raises(ValueError, match="source='hub' is only available for gsm8k"):
+        nq.load("train", "hub")
