@@ -13,8 +13,8 @@ from jepa_lab.cli import build_parser
 from jepa_lab.objective import checks
 from jepa_lab.objective.config import JepaConfig
 from jepa_lab.training.config_args import (
-    CHOICES,
     add_config_arguments,
+    choices,
     config_flags,
     config_from_args,
 )
@@ -131,11 +131,11 @@ def test_choices_agree_with_the_validators(monkeypatch):
     assert ("jepa", "distance") in seen and ("dataset",) in seen
     # scheduler's names are transformers', which the command line does not import up front
     for path, values in seen.items():
-        assert path == ("scheduler",) or CHOICES[path] == values, path
-    assert all(preset(name).preset == name for name in CHOICES[("preset",)])
+        assert path == ("scheduler",) or choices()[path] == values, path
+    assert all(preset(name).preset == name for name in choices()[("preset",)])
 
 
-@pytest.mark.parametrize("path", sorted(p for p in CHOICES if p != ("preset",)))
+@pytest.mark.parametrize("path", sorted(p for p in choices() if p != ("preset",)))
 def test_each_listed_choice_is_what_the_validator_accepts(path):
     def build(value):
         if path[0] == "jepa":
@@ -145,7 +145,7 @@ def test_each_listed_choice_is_what_the_validator_accepts(path):
     with pytest.raises(ConfigError) as refused:
         build("not-a-choice")
     assert refused.value.field == path[-1]
-    for value in CHOICES[path]:
+    for value in choices()[path]:
         try:
             build(value)
         except ConfigError as err:  # only a rule across fields may object (hub needs gsm8k)

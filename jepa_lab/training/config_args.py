@@ -4,7 +4,7 @@ Every field of :class:`TrainConfig`, and of the :class:`JepaConfig` nested in it
 option named after it: ``train_size`` is ``--train-size``; a nested field whose name the outer
 class already uses takes its parent's prefix (``jepa.seed`` is ``--jepa-seed``, ``seed`` stays
 the run's). The field's type picks the parser (int, float, str, ``none`` where the field may be
-None, bool as ``--x/--no-x``), :data:`CHOICES` names the allowed values, and the help is the
+None, bool as ``--x/--no-x``), :func:`choices` names the allowed values, and the help is the
 field's ``metadata["help"]`` or its comment in the source. ``--set field=value`` reaches the same
 fields by name, with the same parsers. An option not given keeps the preset's value.
 
@@ -26,23 +26,28 @@ from typing import Any
 from jepa_lab.data import SOURCES
 from jepa_lab.objective.checks import ATTENTION, DISTANCES, TEXT_VIEWS, ConfigError, InputError
 from jepa_lab.training.presets import PRESET_NAMES, TrainConfig, preset
-from jepa_lab.training.tasks import task_names
 
-# The values a str field accepts, as the validators check them (tests/test_config_args.py asserts
-# that they agree). ``scheduler`` is left to the validator: its names come from transformers,
-# which the command line does not import before a command runs.
-CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("preset",): PRESET_NAMES,
-    ("init",): ("random", "base"),
-    ("dataset",): task_names(),  # the task registry's (jepa_lab.training.tasks)
-    ("data_source",): SOURCES,
-    ("attn_implementation",): ATTENTION,
-    ("jepa", "distance"): DISTANCES,
-    ("jepa", "text_view"): TEXT_VIEWS,
-    ("jepa", "embed_at"): ("content", "end_of_turn"),
-    ("jepa", "on_overflow"): ("drop", "error"),
-    ("jepa", "label_mode"): ("answer", "official"),
-}
+
+def choices() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The values each str field accepts, as its validator checks them (tests/test_config_args.py
+    asserts that they agree). ``scheduler`` is left to the validator: its names come from
+    transformers, which the command line does not import before a command runs."""
+    from jepa_lab.training.tasks import task_names  # the registry: every task jepa-lab knows
+
+    return {
+        ("preset",): PRESET_NAMES,
+        ("init",): ("random", "base"),
+        ("dataset",): task_names(),
+        ("data_source",): SOURCES,
+        ("attn_implementation",): ATTENTION,
+        ("jepa", "distance"): DISTANCES,
+        ("jepa", "text_view"): TEXT_VIEWS,
+        ("jepa", "embed_at"): ("content", "end_of_turn"),
+        ("jepa", "on_overflow"): ("drop", "error"),
+        ("jepa", "label_mode"): ("answer", "official"),
+    }
+
+
 LISTED_CHOICES = 6  # choices shown in the usage line; longer lists go in the help
 SIMPLE_TYPES = (bool, int, float, str)
 _WORDS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
@@ -113,6 +118,7 @@ def add_config_arguments(
     parser: argparse.ArgumentParser, flags: Sequence[ConfigFlag] | None = None
 ) -> None:
     """Add an option per config field (default: TrainConfig's), in one help group."""
+    allowed = choices()
     group = parser.add_argument_group(
         "config fields", "a field's option overrides the preset's value; --set reaches them too"
     )
@@ -125,12 +131,12 @@ def add_config_arguments(
         else:
             kwargs["type"] = _argparse_type(flag)
             kwargs["metavar"] = _METAVARS[flag.kind] + ("|none" if flag.optional else "")
-            if flag.path in CHOICES:
-                choices = CHOICES[flag.path]
-                kwargs["choices"] = choices + ((None,) if flag.optional else ())
-                if len(choices) > LISTED_CHOICES:  # too long for the usage line: in the help
+            if flag.path in allowed:
+                values = allowed[flag.path]
+                kwargs["choices"] = values + ((None,) if flag.optional else ())
+                if len(values) > LISTED_CHOICES:  # too long for the usage line: in the help
                     kwargs["metavar"] = flag.path[-1].upper()
-                    kwargs["help"] += f" (one of: {', '.join(choices)})"
+                    kwargs["help"] += f" (one of: {', '.join(values)})"
                 else:
                     del kwargs["metavar"]
         group.add_argument(flag.option, **kwargs)
