@@ -14,6 +14,10 @@ import plotly.graph_objects as go
 VIEW_COLORS = {"text": "#1f77b4", "pred": "#2ca02c", "code": "#d62728"}
 VIEW_LABELS = {"text": "Enc(Text)", "pred": "Pred(Enc(Text))", "code": "Enc(Code)"}
 ARM_COLORS = {"ntp": "#7f7f7f", "jepa": "#9467bd"}
+# The colours' names, for the words beside a figure ("blue = Enc(Text)"); tests check a
+# notebook's colour key against VIEW_COLORS through this table.
+COLOR_NAMES = {"#1f77b4": "blue", "#2ca02c": "green", "#d62728": "red", "#7f7f7f": "grey"}
+COLOR_NAMES["#9467bd"] = "purple"
 ARM_LABELS = {"ntp": "NTP baseline", "jepa": "LLM-JEPA"}
 PAIR_LINK_COLOR = "rgba(120, 120, 120, 0.35)"
 MASK_COLORS = ("#f7f7f7", "#08306b")  # blocked, allowed
