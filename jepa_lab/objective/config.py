@@ -30,22 +30,22 @@ class JepaConfig:
     ``stop_grad_code`` and ``var_cov_weight`` are extensions beyond the paper, off by default.
     """
 
-    k: int = 1
-    lam: float = 1.0
-    gamma: float = 1.0
-    distance: str = "cosine"
-    loss_dropout: float = 0.0
-    text_view: str = "user"
-    embed_at: str = "content"
-    temperature: float = 0.07
-    seed: int = 0
-    max_length: int = 512
-    on_overflow: str = "drop"
-    system_prompt: str | None = None
-    label_mode: str = "answer"
-    stop_grad_code: bool = False
-    var_cov_weight: float = 0.0
-    chat_template: str | None = None
+    k: int = 1  # predictor tokens appended to the Text view, 0..16 (0: Pred is the identity)
+    lam: float = 1.0  # weight of the JEPA term (0: plain NTP)
+    gamma: float = 1.0  # weight of the NTP term
+    distance: str = "cosine"  # d(Pred(Enc(Text)), Enc(Code))
+    loss_dropout: float = 0.0  # fraction of steps that skip the JEPA term and its tokens
+    text_view: str = "user"  # "user": the user turn alone (the paper); "prompt": the NTP row
+    embed_at: str = "content"  # the token Enc(x) is read at: last content or end of turn
+    temperature: float = 0.07  # of the infonce distance
+    seed: int = 0  # of the loss-dropout draws
+    max_length: int = 512  # tokens of a packed row
+    on_overflow: str = "drop"  # an example longer than max_length: dropped, or an error
+    system_prompt: str | None = None  # for examples that bring none of their own
+    label_mode: str = "answer"  # "answer" or "official" (the official collator's labels)
+    stop_grad_code: bool = False  # no gradient through Enc(Code) (an extension)
+    var_cov_weight: float = 0.0  # a variance-covariance penalty on the embeddings (extension)
+    chat_template: str | None = None  # a Jinja chat template; None: the tokenizer's own
 
     def __post_init__(self) -> None:
         check_jepa_config(self)  # types, ranges, finiteness, choices: lam=nan never trains NTP
