@@ -151,9 +151,8 @@ def test_committed_student_notebooks_are_generated(generated):
     for name, made in generated.items():
         committed = EXERCISES / f"{name}.ipynb"
         assert committed.read_text() == made.student.read_text(), (
-            f"{committed.relative_to(ROOT)} differs from what its source generates; run: python -m"
-            " jepa_lab.teaching.grading assign notebooks/assignments/*.ipynb dist --student-dir"
-            " notebooks/exercises"
+            f"{committed.relative_to(ROOT)} differs from what its source generates; run: jepa-lab"
+            " assign notebooks/assignments/*.ipynb dist --student-dir notebooks/exercises"
         )
         student = json.loads(made.student.read_text())
         solution = json.loads(made.solution.read_text())
