@@ -225,6 +225,11 @@ def main() -> None:
         default="grid",
         help="the JSON key the grid is stored under, so grids at two points share one file",
     )
+    parser.add_argument(
+        "--section",
+        help="store every part under this JSON key instead of the part's name (for example "
+        "overfit_confirm: the same points on fresh seeds, kept beside the screen they confirm)",
+    )
     parser.add_argument("--grid-infonce-lams", type=float, nargs="*", default=[0.5, 1.0])
     parser.add_argument("--loss-dropouts", type=float, nargs="*", default=list(LOSS_DROPOUTS))
     parser.add_argument(
@@ -287,7 +292,8 @@ def main() -> None:
 
     for part in args.parts:
         print(f"\n=== {part}", flush=True)
-        section = results.setdefault(args.grid_section if part == "grid" else part, {})
+        key = args.section or (args.grid_section if part == "grid" else part)
+        section = results.setdefault(key, {})
         if part == "overfit":
             for init in args.inits:
                 for n in args.overfit_sizes:
@@ -386,15 +392,21 @@ def update_readme(readme: Path, results: dict[str, Any]) -> None:
 
     from findings import study_findings
 
+    from jepa_lab.experiments.confirmation import confirmation_table
     from jepa_lab.experiments.study import cost_table, markdown_table
 
     text = readme.read_text(encoding="utf-8")
 
     def table(match: re.Match) -> str:
         name = match.group(1)
-        if name != "cost" and name not in results:
+        if name not in ("cost", "confirmation") and name not in results:
             raise SystemExit(f"{readme}: table:{name} has no part {name!r} in the JSON")
-        body = cost_table(results) if name == "cost" else markdown_table(results[name])
+        if name == "cost":
+            body = cost_table(results)
+        elif name == "confirmation":
+            body = confirmation_table(results)
+        else:
+            body = markdown_table(results[name])
         return f"<!-- table:{name} -->\n\n{body}\n"
 
     text = re.sub(r"<!-- table:(\w+) -->\n\n(?:\|.*\n)*", table, text)
