@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from jepa_lab.objective.losses import jepa_distance
-from jepa_lab.teaching import grading
+from jepa_lab.teaching import grading, sandbox
+from jepa_lab.teaching.grade_checks import checked_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks" / "assignments").glob("*.ipynb"))
@@ -280,7 +281,8 @@ def test_scores_from_otter_results():
             {"name": "q1", "score": 1.5, "max_score": 2},
         ]
     }
-    assert grading._scores(results, {"q1": 2.0, "q2": 1.0}) == {"q1": 1.5, "q2": 0.0}
+    scores, problem = checked_scores(json.dumps(results).encode(), {"q1": 2.0, "q2": 1.0})
+    assert (scores, problem) == ({"q1": 1.5, "q2": 0.0}, None)
 
 
 def test_kill_tree_kills_grandchildren():
@@ -304,7 +306,7 @@ def test_kill_tree_kills_grandchildren():
                 break
             time.sleep(0.05)
         assert children, "grandchild did not start"
-        grading._kill_tree(proc.pid)
+        sandbox.kill_tree(proc.pid)
         proc.wait(timeout=10)
         assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
     finally:
