@@ -12,7 +12,6 @@ compiled before, on the machine, or on its load.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from jepa_lab.scoring.regex_automata import (
@@ -33,6 +32,7 @@ from jepa_lab.scoring.regex_automata import (
     product,
     star,
 )
+from jepa_lab.scoring.regex_cache import ByteBoundedCache
 from jepa_lab.scoring.regex_parse import (
     MAX_AST_DEPTH,
     MAX_AST_NODES,
@@ -211,8 +211,7 @@ def compile_node(node: Node, budget: Budget | None = None) -> Automaton:
     return Automaton(alphabet, dfa, budget.used)
 
 
-@functools.lru_cache(maxsize=20_000)
-def _compile_outcome(text: str) -> Automaton | ValueError:
+def _outcome(text: str) -> Automaton | ValueError:
     try:
         return compile_node(parse_regex(text))
     except RegexTimeout:
@@ -221,12 +220,26 @@ def _compile_outcome(text: str) -> Automaton | ValueError:
         return err  # cached: a gold over the budget is not compiled again for every candidate
 
 
+def outcome_bytes(text: str, outcome: Automaton | ValueError) -> int:
+    """Estimated memory of one cached outcome: a pointer per transition, row and member."""
+    if not isinstance(outcome, Automaton):
+        return 200 + 2 * len(text) + len(str(outcome))
+    rows = outcome.dfa.delta
+    members = len(outcome.alphabet._members) + len(outcome.alphabet.representative)
+    return 200 + 2 * len(text) + 8 * sum(len(row) for row in rows) + 64 * len(rows) + 72 * members
+
+
+CACHE_BYTES = 256 << 20  # compiled automata kept, in estimated bytes (and at most 20,000)
+_compile_outcome = ByteBoundedCache(_outcome, outcome_bytes, CACHE_BYTES, 20_000)
+
+
 def compile_regex(text: str) -> Automaton:
     """Parse and compile one regex, caching the outcome, "over budget" included.
 
     Raises RegexSyntaxError (does not parse), RegexBoundError (past a bound; the same error
     object again on later calls), RegexTimeout (the wall-clock ceiling; not cached). Thread-safe:
-    the cache is an lru_cache and every compilation has its own Budget.
+    the cache (bounded in bytes, :data:`CACHE_BYTES`) locks, and every compilation has its own
+    Budget.
     """
     outcome = _compile_outcome(text)
     if isinstance(outcome, ValueError):

@@ -17,7 +17,7 @@ it, so a 1 MB model output costs a length check, not seconds of CPU.
 
 from __future__ import annotations
 
-import functools
+from jepa_lab.scoring.regex_cache import ByteBoundedCache
 
 # The longest gold regex in NL-RX-SYNTH (original 9,999 lines and the LLM-JEPA 8,000/2,000
 # split) is 54 characters; NL-RX-TURK uses the same generator. 1000 characters is ~18x that,
@@ -276,8 +276,7 @@ def _ast_shape(root: Node) -> tuple[int, int, int]:
     return count, deepest, len(charsets)
 
 
-@functools.lru_cache(maxsize=20_000)
-def parse_regex(text: str) -> Node:
+def _parse_regex(text: str) -> Node:
     """Parse a dk.brics regex into an AST.
 
     Raises RegexSyntaxError where dk.brics would reject the text, RegexBoundError where it is
@@ -300,3 +299,12 @@ def parse_regex(text: str) -> Node:
     if charsets > MAX_CHARCLASSES:
         raise RegexBoundError(f"regex uses {charsets} distinct character sets > {MAX_CHARCLASSES}")
     return node
+
+
+def _parsed_bytes(text: str, node: Node) -> int:
+    """Estimated memory of one cached tree: about 120 bytes a node (a tuple and its fields)."""
+    return 200 + 2 * len(text) + 120 * _ast_shape(node)[0]
+
+
+PARSE_CACHE_BYTES = 128 << 20  # parsed trees kept, in estimated bytes (and at most 20,000)
+parse_regex = ByteBoundedCache(_parse_regex, _parsed_bytes, PARSE_CACHE_BYTES, 20_000)
