@@ -119,6 +119,39 @@ BUNDLES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Sizes in bytes of the pinned files (as the shared copies hold them). A transfer stops at
+# SIZE_FACTOR times that, or at UNKNOWN_SIZE_LIMIT for a file of no known size: a server
+# sending without end filled 1.1 GiB in 3 s before the hash could be checked.
+KNOWN_SIZES = {
+    "nlrx-original/src": 677234,
+    "nlrx-original/targ": 269898,
+    "nlrx-jepa/train": 2089621,
+    "nlrx-jepa/test": 521305,
+    "nlrx-turk/src": 615567,
+    "nlrx-turk/targ": 269898,
+    "gsm8k/train": 4166206,
+    "gsm8k/test": 749738,
+    "llm-jepa/gsm8k_test": 917251,
+    "llm-jepa/hellaswag_test": 2957082,
+    "llm-jepa/nq_open_test": 389655,
+    "llm-jepa/nq_open_train": 1681867,
+    "llm-jepa/rotten_tomatoes_test": 312587,
+    "llm-jepa/rotten_tomatoes_train": 2488099,
+    "llm-jepa/spider_test": 527336,
+    "llm-jepa/spider_train": 2377836,
+    "llm-jepa/turk_test": 509811,
+    "llm-jepa/turk_train": 2039851,
+}
+SIZE_FACTOR = 4
+UNKNOWN_SIZE_LIMIT = 256 << 20
+
+
+def byte_limit(name: str) -> int:
+    """The most bytes a download of FILES[name] may bring."""
+    known = KNOWN_SIZES.get(name)
+    return SIZE_FACTOR * known if known else UNKNOWN_SIZE_LIMIT
+
+
 class ChecksumError(ValueError):
     """A downloaded file's SHA-256 is not the pinned one (the bad bytes were deleted)."""
 
@@ -215,10 +248,12 @@ def _socket_of(response) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-def _transfer(url: str, part: Path, deadline: float, total: float) -> None:
+def _transfer(
+    url: str, part: Path, deadline: float, total: float, limit: int = UNKNOWN_SIZE_LIMIT
+) -> None:
     """Append the rest of `url` to `part` (Range from its current size) before ``deadline``
     (time.monotonic); raise DownloadError on a failed, short or late transfer, keeping what
-    arrived."""
+    arrived, and on one past ``limit`` bytes, deleting it."""
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "jepa-lab"})
     if have:
@@ -234,6 +269,10 @@ def _transfer(url: str, part: Path, deadline: float, total: float) -> None:
     with response:
         resumed = have and response.status == 206
         expected = response.headers.get("Content-Length")
+        base = have if resumed else 0
+        if expected is not None and expected.isdigit() and base + int(expected) > limit:
+            part.unlink(missing_ok=True)
+            raise _too_big(url, base + int(expected), limit)
         sock = _socket_of(response)
         got = 0
         with open(part, "ab" if resumed else "wb") as out:
@@ -244,10 +283,16 @@ def _transfer(url: str, part: Path, deadline: float, total: float) -> None:
                     block = response.read1(CHUNK)  # one socket read: never waits for a full CHUNK
                     if not block:
                         break
+                    if base + got + len(block) > limit:
+                        out.close()
+                        part.unlink(missing_ok=True)
+                        raise _too_big(url, base + got + len(block), limit)
                     out.write(block)
                     got += len(block)
                     out.flush()
                     _left(deadline, url, part, total)
+            except DownloadError:  # past the byte cap (an OSError too): already said
+                raise
             except (http.client.IncompleteRead, OSError) as e:
                 late = isinstance(e, TimeoutError) or time.monotonic() >= deadline
                 what = (
@@ -258,6 +303,14 @@ def _transfer(url: str, part: Path, deadline: float, total: float) -> None:
                 ) from e
         if expected is not None and got < int(expected):
             raise DownloadError(f"{url}: got {got} of {expected} bytes; kept {part} to resume")
+
+
+def _too_big(url: str, size: int, limit: int) -> DownloadError:
+    return DownloadError(
+        f"{url}: more than {limit} bytes ({size} so far), past the cap for this file "
+        f"({SIZE_FACTOR}x its known size); stopped and deleted what arrived",
+        deadline=True,  # retrying would only fetch the same again
+    )
 
 
 def fetch(
@@ -291,7 +344,7 @@ def fetch(
     part = target.with_name(target.name + ".part")
     for attempt in range(retries + 1):
         try:
-            _transfer(url, part, deadline, timeout)
+            _transfer(url, part, deadline, timeout, limit=byte_limit(name))
             break
         except DownloadError as err:
             if attempt == retries or err.deadline:
