@@ -16,12 +16,16 @@ Scoring and geometry are on the ground floor, beside data: training evaluates he
 each epoch end, and both are pure analysis of strings and arrays that needs no model.
 
 The ten-line example's names (``JepaConfig``, ``JepaModel``, ``JepaOutput``) are imported here
-lazily, so that ``import jepa_lab.scoring`` stays light.
+lazily, so that ``import jepa_lab.scoring`` stays light. Below every floor, because every floor
+needs them: :func:`lazy_exports` and :func:`write_atomic`.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 __version__ = "0.1.0"
@@ -42,8 +46,36 @@ def lazy_exports(package: str, exports: dict[str, str]):
     return __getattr__, __dir__
 
 
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Replace ``path`` whole with ``data`` (str as UTF-8): a reader, or a run killed midway,
+    sees the old file or the new one, never half of one.
+
+    The temporary file is fsynced and uniquely named (``.NAME.<pid>.<hex>.tmp``, see
+    :data:`ATOMIC_TEMP`), so two writers never share one; it gets the mode a plain ``open``
+    gives (0666 less the umask): ``mkstemp``'s 0600 would hide a report from a web server or a
+    course's shared folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(
+        ATOMIC_TEMP.format(name=path.name, tag=f"{os.getpid()}.{secrets.token_hex(4)}")
+    )
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+ATOMIC_TEMP = ".{name}.{tag}.tmp"  # a kill -9 can leave one: ATOMIC_TEMP.format(name=N, tag="*")
+
+
 _EXPORTS = {"JepaConfig": "objective.config", "JepaModel": "objective.model"}
 _EXPORTS["JepaOutput"] = "objective.model"
 __all__ = ["JepaConfig", "JepaModel", "JepaOutput", "__version__"]
 __getattr__, _dir = lazy_exports(__name__, _EXPORTS)
-

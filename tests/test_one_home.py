@@ -98,3 +98,31 @@ def test_step_cost_times_the_step_and_counts_the_batch():
     assert all(p.grad is None for p in jm.parameters())  # gradients cleared after each step
     with pytest.raises(ValueError, match="repeats=0"):
         step_cost(jm, batch, repeats=0)
+
+
+def test_one_atomic_write_for_every_file_the_package_replaces(tmp_path, monkeypatch):
+    """jepa_lab.write_atomic is the one copy: a failed write keeps the old file whole and leaves
+    no temporary behind, the mode is a plain open's, and --overwrite knows its leftovers."""
+    import fnmatch
+    import os
+
+    from jepa_lab import ATOMIC_TEMP, write_atomic
+    from jepa_lab.training.rundir import RUN_OUTPUTS
+
+    target = tmp_path / "run.json"
+    write_atomic(target, "old\n")
+    assert target.read_text() == "old\n"
+    assert write_atomic(target, b"\x00new") == target and target.read_bytes() == b"\x00new"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+    def interrupted(fd):
+        raise KeyboardInterrupt  # a kill between writing and the rename
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, "half")
+    assert target.read_bytes() == b"\x00new" and sorted(tmp_path.iterdir()) == [target]
+    leftover = ATOMIC_TEMP.format(name="run.json", tag="123.abcd1234")
+    assert any(fnmatch.fnmatch(leftover, pattern) for pattern in RUN_OUTPUTS)

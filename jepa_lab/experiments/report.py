@@ -235,7 +235,7 @@ def write_report(
 ) -> Path:
     """Write ``path`` (HTML with plotly.js inlined; its mode is what the umask gives any new
     file, as for the figures) and return it."""
-    from jepa_lab.geometry.plot_style import write_bytes_atomic
+    from jepa_lab import write_atomic
 
     path = Path(path)
     sentences = result_lines(comparison, history, config, path.parent)[:-2]
@@ -258,5 +258,5 @@ def write_report(
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>"
         f"</head><body>{body}</body></html>"
     )
-    write_bytes_atomic(path, document.encode("utf-8"))
+    write_atomic(path, document)
     return path

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import html
 import os
-import secrets
 from pathlib import Path
 
 import plotly.graph_objects as go
+
+from jepa_lab import write_atomic
 
 # One colour per view and per arm, shared by every figure.
 VIEW_COLORS = {"text": "#1f77b4", "pred": "#2ca02c", "code": "#d62728"}
@@ -55,29 +56,9 @@ def hover_text(s: str) -> str:
 # ----------------------------------------------------------------------------- saving
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Replace ``path`` whole with ``data``. The file gets the mode a plain ``open`` gives
-    (0666 less the umask): ``mkstemp``'s 0600 would hide a report from a web server or a
-    course's shared folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_html(fig: go.Figure, path: str | os.PathLike) -> Path:
     """Write a standalone HTML file with plotly.js inlined (opens offline), atomically."""
-    return write_bytes_atomic(
-        path, fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
-    )
+    return write_atomic(path, fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8"))
 
 
 def save_png(fig: go.Figure, path: str | os.PathLike, scale: float = 2.0) -> Path:
@@ -93,4 +74,4 @@ def save_png(fig: go.Figure, path: str | os.PathLike, scale: float = 2.0) -> Pat
             'pip install "kaleido>=1" (it also needs Chrome; `plotly_get_chrome` installs one). '
             "save_html needs nothing extra."
         ) from err
-    return write_bytes_atomic(path, fig.to_image(format="png", scale=scale))
+    return write_atomic(path, fig.to_image(format="png", scale=scale))

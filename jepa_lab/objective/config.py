@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from jepa_lab import write_atomic
 from jepa_lab.objective.checks import MAX_PREDICTOR_TOKENS, check_jepa_config
 
 __all__ = ["CONFIG_NAME", "MAX_PREDICTOR_TOKENS", "JepaConfig"]
@@ -57,6 +58,10 @@ class JepaConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def to_json_string(self) -> str:
+        """The fields as JSON: the Trainer's trackers record a model's config through this."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
     @classmethod
     def from_dict(cls, data: dict) -> JepaConfig:
         known = {f.name for f in fields(cls)}
@@ -66,11 +71,9 @@ class JepaConfig:
         return cls(**data)
 
     def save(self, directory: str | os.PathLike) -> Path:
-        path = Path(directory) / CONFIG_NAME
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_atomic(
+            Path(directory) / CONFIG_NAME, json.dumps(self.to_dict(), indent=2) + "\n"
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> JepaConfig:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jepa_lab import write_atomic
 from jepa_lab.objective.checks import InputError
 
 
@@ -43,14 +44,8 @@ class History:
         return records
 
     def _write(self, records: list[dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        lines = (json.dumps({k: _clean(v) for k, v in record.items()}) + "\n" for record in records)
+        write_atomic(self.path, "".join(lines))
 
     def append(self, record: dict[str, Any]) -> None:
         """Add one record; a crash leaves either the old file or the new one, never half."""

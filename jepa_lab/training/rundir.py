@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jepa_lab import ATOMIC_TEMP, write_atomic  # noqa: F401  (write_atomic: training's import)
+
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
 LOCK_FILE = ".jepa-lab.lock"  # held by the process training in the directory (locks.py)
@@ -34,17 +36,6 @@ class RunDirectoryError(FileExistsError):
         self.damaged_record = damaged_record  # run.json cut short: still jepa-lab's to replace
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a fsynced temporary file: never half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 # What jepa-lab writes, in one place: ``--overwrite`` removes exactly these names (glob patterns)
 # and keeps everything else, so a user's notes or notebooks next to a run survive it.
 RUN_OUTPUTS = (
@@ -56,10 +47,8 @@ RUN_OUTPUTS = (
     "final.tmp",
     "checkpoint-*",
     # atomic writes a kill interrupted
-    "run.json.tmp",
-    "history.jsonl.tmp",
-    "predictions.jsonl.tmp",
-    "summary.json.tmp",
+    *(ATOMIC_TEMP.format(name=name, tag="*") for name in (RUN_FILE, "history.jsonl")),
+    *(ATOMIC_TEMP.format(name=name, tag="*") for name in ("predictions.jsonl", "summary.json")),
 )
 
 
@@ -68,8 +57,7 @@ COMPARISON_OUTPUTS = (
     "comparison.md",
     "history.jsonl",
     "report.html",
-    "history.jsonl.tmp",
-    ".report.html.*.tmp",
+    *(ATOMIC_TEMP.format(name=name, tag="*") for name in ("history.jsonl", "report.html")),
 )
 
 
