@@ -105,27 +105,25 @@ class Packer:
         ``pairs`` may mix raw pairs with :class:`TokenizedPair` s (those are not tokenised)."""
         if not pairs:
             raise ValueError("build_batch: no pairs given")
-        raw = [i for i, p in enumerate(pairs) if not isinstance(p, TokenizedPair)]
-        tokenized = list(pairs)
-        for i, pair in zip(raw, self.tokenize([pairs[i] for i in raw], first=raw), strict=True):
-            tokenized[i] = pair
-        return self._keep_fitting([self._layout(p) for p in tokenized], pairs)
+        return self._keep_fitting([self._layout(p) for p in self.tokenize(pairs)], pairs)
 
     def tokenize(
         self, pairs: Sequence[Any], first: Sequence[int] | None = None
     ) -> list[TokenizedPair]:
-        """Each (text, code) pair as ids, in two batched tokenizer calls. ``first`` gives the
-        positions that messages name (default: 0, 1, ...)."""
-        if not pairs:
-            return []
-        positions = range(len(pairs)) if first is None else first
-        parsed = [_text_and_code(p, i) for i, p in zip(positions, pairs, strict=True)]
+        """Each (text, code) pair as ids, in two batched tokenizer calls; pairs that are
+        already a :class:`TokenizedPair` pass through. ``first`` gives the positions that
+        messages name (default: 0, 1, ...)."""
+        positions = list(range(len(pairs)) if first is None else first)
+        todo = [i for i, p in enumerate(pairs) if not isinstance(p, TokenizedPair)]
+        done = list(pairs)
+        if not todo:
+            return done
+        parsed = [_text_and_code(pairs[i], positions[i]) for i in todo]
         texts = self.tokenizer([t for t, _, _ in parsed], add_special_tokens=False)["input_ids"]
         codes = self.tokenizer([c for _, c, _ in parsed], add_special_tokens=False)["input_ids"]
-        return [
-            TokenizedPair(tuple(t), tuple(c), system, getattr(pair, "id", None))
-            for t, c, (_, _, system), pair in zip(texts, codes, parsed, pairs, strict=True)
-        ]
+        for i, t, c, (_, _, system) in zip(todo, texts, codes, parsed, strict=True):
+            done[i] = TokenizedPair(tuple(t), tuple(c), system, getattr(pairs[i], "id", None))
+        return done
 
     def prompt_ids(self, texts: Sequence[str], system: str | None = None) -> list[list[int]]:
         """Prompts for generation: exactly the NTP rows' prompts."""
@@ -181,6 +179,10 @@ class Packer:
 
     def _fits(self, layout: _PairLayout) -> bool:
         return max(len(s.tokens) for s in layout.segments()) <= self.config.max_length
+
+    def fits(self, pairs: Sequence[Any]) -> list[bool]:
+        """Whether each pair fits ``max_length`` (build_batch drops, or refuses, the others)."""
+        return [self._fits(self._layout(p)) for p in self.tokenize(pairs)]
 
     def _keep_fitting(self, layouts: list[_PairLayout], pairs: Sequence[Any]) -> list[_PairLayout]:
         kept = [lay for lay in layouts if self._fits(lay)]

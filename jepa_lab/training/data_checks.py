@@ -90,10 +90,8 @@ def check_pair_lengths(jm: Any, train: Sequence[Any]) -> None:
     limit = jm.config.max_length
     if not train or limit is None:
         return
-    texts = [pair_key(e) for e in train]
-    text_ids = jm.tokenizer([t for t, _, _ in texts], add_special_tokens=False)["input_ids"]
-    code_ids = jm.tokenizer([c for _, c, _ in texts], add_special_tokens=False)["input_ids"]
-    shortest = min(len(a) + len(b) for a, b in zip(text_ids, code_ids, strict=True))
+    pairs = jm.packer.tokenize(train)  # pairs the run already tokenised pass through
+    shortest = min(len(p.text) + len(p.code) for p in pairs)
     if shortest > limit:
         raise InputError(
             f"every one of the {len(train)} training pairs is longer than max_length={limit} "

@@ -295,7 +295,8 @@ def _train_locked(
     if resume:  # a damaged history is named now, not as a traceback mid-resume
         check_history(Path(run_dir) / "history.jsonl")
     jm = build_jepa_model(config, train_examples)  # writes nothing: before the run dir too
-    check_pair_lengths(jm, train_examples)
+    train_pairs = jm.packer.tokenize(train_examples)  # once for the run, not once per epoch
+    check_pair_lengths(jm, train_pairs)
     is_main = int(os.environ.get("RANK", "0")) == 0
     if is_main:
         run_dir = prepare_run_dir(run_dir, identity, resume=resume, overwrite=overwrite)
@@ -308,7 +309,7 @@ def _train_locked(
     trainer = JepaTrainer(
         model=jm,
         args=args,
-        train_dataset=train_examples,
+        train_dataset=train_pairs,
         eval_examples=eval_examples,
         run_config=config,
         history=history,

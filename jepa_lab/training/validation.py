@@ -289,7 +289,7 @@ def check_trackers(config: Any) -> None:
     known, installed = sorted(INTEGRATION_TO_CALLBACK), get_available_reporting_integrations()
     for name in names:
         if name not in known:
-            expected = f"'none', 'all' or comma-separated names from {known}"
+            expected = f"'none', 'all' or comma-separated names from {known} ({name!r} is not one)"
             raise ConfigError("TrainConfig", "report_to", config.report_to, expected)
         if name not in installed:
             raise ConfigError(
