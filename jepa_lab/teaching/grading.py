@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -269,6 +270,13 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="keep the rows already in --csv; grade the rest"
     )
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable for the kernels (repeatable; e.g. JEPA_LAB_SMOKE=1); none of yours is",
+    )
+    parser.add_argument(
         "--no-sandbox",
         action="store_true",
         help="grade as you, with your environment, files and network (trusted notebooks only)",
@@ -290,14 +298,26 @@ def run_assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"--env {pair!r}: expected NAME=VALUE")
+        env[name] = value
+    return env
+
+
 def run_grade(args: argparse.Namespace) -> int:
     """Errors propagate: the caller (main, or ``jepa-lab grade``) says them in one line."""
+    env = _env_pairs(getattr(args, "env", []))
     grades = grade(
         args.autograder,
         args.submissions,
         args.csv,
         args.timeout,
         args.jobs,
+        env,
         sandbox_on=not getattr(args, "no_sandbox", False),
         memory_mb=getattr(args, "memory_mb", 8192),
         resume=getattr(args, "resume", False),
