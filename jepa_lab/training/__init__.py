@@ -49,6 +49,7 @@ _EXPORTS = {
     "default_stop_token_ids": "generation",
     "generate_greedy": "generation",
     "decode_all": "generation",
+    "score_choice_by_logits": "choice_logits",
     "TrainingStopped": "guards",
     "NonFiniteLossError": "guards",
     "DivergenceError": "guards",
