@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,15 @@ class MaskExplorer(w.VBox):
         tokenizer: Any = None,
         model: Any = None,
     ):
+        if examples is None:  # a notebook cell run before its data: show something, and say so
+            from jepa_lab.data import generate_nlrx
+
+            examples = generate_nlrx(8, "train", seed=0)
+            warnings.warn(
+                "mask_explorer(None): no examples given; showing 8 generated NL-RX pairs "
+                "instead (pass your own (text, code) pairs)",
+                stacklevel=3,
+            )
         self.examples = list(examples)
         if not self.examples:
             raise ValueError("mask_explorer: no examples given")

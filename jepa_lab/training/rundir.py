@@ -24,7 +24,7 @@ CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
 # what the Trainer and jepa-lab write into a checkpoint folder: an unmarked checkpoint-N (one a
 # kill cut short) holding only such files is a leftover of ours; anything else in it is a user's
 _CHECKPOINT_FILES = re.compile(
-    r".*\.(safetensors|pt|pth|bin|json|jinja|txt|model|tmp)|merges\.txt|vocab\..*"
+    r".*\.(safetensors|pt|pth|bin|json|jinja|model|tmp)|merges\.txt|vocab\.txt|COMPLETE"
 )
 
 
