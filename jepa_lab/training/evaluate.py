@@ -7,7 +7,6 @@ pass, and :mod:`jepa_lab.geometry` analyses the arrays it returns.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -30,10 +29,6 @@ from jepa_lab.training.generation import decode_all, generate_greedy
 from jepa_lab.training.tasks import get_task
 
 _SUMS = ("ntp_sum", "ntp_count", "jepa_sum", "jepa_count")  # what a JepaOutput sums
-
-
-def _device(jm: JepaModel) -> torch.device:
-    return jm.model.get_input_embeddings().weight.device
 
 
 def _prompts(jm: JepaModel, examples: Sequence[Any]) -> list[list[int]]:
@@ -140,49 +135,8 @@ def evaluate(
 # ----------------------------------------------------------------------------- embeddings
 
 
-def _pair_strings(pair: Any, i: int) -> tuple[str, str]:
-    text, code, _ = text_and_code(pair, i)
-    return text, code
-
-
-def _model_device(model: Any):
-    device = getattr(model, "device", None)
-    if device is not None:
-        return device
-    params = getattr(model, "parameters", None)
-    if callable(params):
-        for p in params():
-            return p.device
-    return None
-
-
-def _embed_chunk(jepa_model: Any, chunk: list[Any], device: Any, jepa_kw: dict) -> dict:
-    """Views of one chunk as float32 arrays [b, H] (b < len(chunk) if build_batch dropped
-    pairs), with the chunk's summed losses and their counts when the model reports them."""
-    batch = jepa_model.build_batch(chunk, **jepa_kw)
-    if device is not None:
-        batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
-    out = jepa_model(**batch)
-    if getattr(out, "text_emb", None) is None or getattr(out, "code_emb", None) is None:
-        raise RuntimeError(
-            "the model returned no text_emb/code_emb: build the batch with the "
-            "JEPA views (build_batch(pairs, jepa=True))"
-        )
-    # With k=0 there are no predictor tokens: Pred(Enc(Text)) is Enc(Text) itself.
-    pred = getattr(out, "pred_emb", None)
-    views = {
-        "text": out.text_emb,
-        "pred": out.text_emb if pred is None else pred,
-        "code": out.code_emb,
-    }
-    arrays = {v: t.detach().float().cpu().numpy() for v, t in views.items()}
-    sums = {name: getattr(out, name, None) for name in _SUMS}
-    arrays["sums"] = {k: float(v) for k, v in sums.items() if v is not None}
-    return arrays
-
-
 def extract_embeddings(
-    jepa_model: Any, pairs: Sequence[Any], batch_size: int = 32, progress: bool = True
+    jepa_model: JepaModel, pairs: Sequence[Any], batch_size: int = 32, progress: bool = True
 ) -> Embeddings:
     """Run a JepaModel over (text, code) pairs and collect the three views as float32 arrays.
 
@@ -196,75 +150,58 @@ def extract_embeddings(
 
 
 def _embed_all(
-    jepa_model: Any, pairs: Sequence[Any], batch_size: int = 32, progress: bool = True
+    jm: JepaModel, pairs: Sequence[Any], batch_size: int = 32, progress: bool = True
 ) -> tuple[Embeddings, dict[str, float]]:
-    """The one extraction loop: the views of every pair it can embed, and the summed
-    losses and counts over those pairs (``_SUMS``)."""
+    """The one extraction loop: the views of every pair that fits ``max_length`` (the others
+    are skipped, with one warning naming them), and the summed losses and counts over the
+    pairs it embeds (``_SUMS``)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     pairs = list(pairs)
-    strings = [_pair_strings(p, i) for i, p in enumerate(pairs)]
-    if not strings:
+    if not pairs:
         raise ValueError("extract_embeddings: pairs is empty")
-    params = inspect.signature(jepa_model.build_batch).parameters
-    jepa_kw = {"jepa": True} if "jepa" in params else {}  # the NTP arm would skip the views
-    device = _model_device(jepa_model)
-    was_training = bool(getattr(jepa_model, "training", False))
-    chunks: dict[str, list[np.ndarray]] = {v: [] for v in VIEWS}
-    kept: list[int] = []
-    sums: dict[str, float] = {}
-    skipped: list[tuple[int, str]] = []
-    bar = tqdm(total=len(pairs), desc="embeddings", unit="pair", disable=not progress)
-    try:
-        if hasattr(jepa_model, "eval"):
-            jepa_model.eval()
-        with torch.inference_mode():
-            for start in range(0, len(pairs), batch_size):
-                idx = list(range(start, min(start + batch_size, len(pairs))))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # drops are re-reported below, by index
-                    try:
-                        views = _embed_chunk(jepa_model, [pairs[i] for i in idx], device, jepa_kw)
-                    except ValueError:  # e.g. every pair of the chunk is too long
-                        views = {"text": [], "sums": {}}
-                if len(views["text"]) != len(idx):  # some pairs dropped: find them one by one
-                    views = {v: [] for v in VIEWS}
-                    one_sums: dict[str, float] = {}
-                    for i in list(idx):
-                        try:
-                            one = _embed_chunk(jepa_model, [pairs[i]], device, jepa_kw)
-                        except ValueError as err:
-                            skipped.append((i, str(err)))
-                            idx.remove(i)
-                            continue
-                        for v in VIEWS:
-                            views[v].append(one[v])
-                        for name, value in one["sums"].items():
-                            one_sums[name] = one_sums.get(name, 0.0) + value
-                    views = {
-                        v: np.concatenate(a) if a else np.zeros((0, 0)) for v, a in views.items()
-                    }
-                    views["sums"] = one_sums
-                if len(idx):
-                    for v in VIEWS:
-                        chunks[v].append(views[v])
-                    for name, value in views["sums"].items():
-                        sums[name] = sums.get(name, 0.0) + value
-                    kept += idx
-                bar.update(batch_size if start + batch_size <= len(pairs) else len(pairs) - start)
-    finally:
-        bar.close()
-        if hasattr(jepa_model, "train"):
-            jepa_model.train(was_training)
-    if skipped:
-        shown = ", ".join(str(i) for i, _ in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
-        warnings.warn(
-            f"extract_embeddings: skipped {len(skipped)} of {len(pairs)} pairs the "
-            f"model could not embed (indices {shown}); first reason: {skipped[0][1]}",
-            stacklevel=2,
-        )
+    strings = [text_and_code(p, i)[:2] for i, p in enumerate(pairs)]
+    fits = jm.packer.fits(pairs)
+    kept = [i for i, ok in enumerate(fits) if ok]
+    skipped = [i for i, ok in enumerate(fits) if not ok]
+    reason = f"longer than max_length={jm.config.max_length} tokens in its NTP row or a view"
     if not kept:
-        raise ValueError(f"extract_embeddings: no pair could be embedded ({skipped[0][1]})")
+        raise ValueError(f"extract_embeddings: no pair could be embedded (each is {reason})")
+    if skipped:
+        shown = ", ".join(map(str, skipped[:10])) + (" ..." if len(skipped) > 10 else "")
+        warnings.warn(
+            f"extract_embeddings: skipped {len(skipped)} of {len(pairs)} pairs the model could "
+            f"not embed (indices {shown}); each is {reason}",
+            stacklevel=3,
+        )
+    chunks: dict[str, list[np.ndarray]] = {v: [] for v in VIEWS}
+    sums: dict[str, float] = {}
+    was_training = jm.training
+    jm.eval()  # dropout off for the pass; the caller's mode comes back even on error
+    try:
+        with (
+            torch.inference_mode(),
+            tqdm(total=len(kept), desc="embeddings", unit="pair", disable=not progress) as bar,
+        ):
+            for start in range(0, len(kept), batch_size):
+                chunk = [pairs[i] for i in kept[start : start + batch_size]]
+                # jepa=True: the NTP arm (lam = 0) never builds the views in training
+                batch = jm.build_batch(chunk, jepa=True)
+                out = jm(**{k: v.to(jm.model.device) for k, v in batch.items()})
+                # with k = 0 there are no predictor tokens: Pred(Enc(Text)) is Enc(Text)
+                pred = out.text_emb if out.pred_emb is None else out.pred_emb
+                for view, values in (
+                    ("text", out.text_emb),
+                    ("pred", pred),
+                    ("code", out.code_emb),
+                ):
+                    chunks[view].append(values.float().cpu().numpy())
+                for name in _SUMS:
+                    if getattr(out, name) is not None:
+                        sums[name] = sums.get(name, 0.0) + float(getattr(out, name))
+                bar.update(len(chunk))
+    finally:
+        jm.train(was_training)
     arrays = {v: np.concatenate(chunks[v]).astype(np.float32) for v in VIEWS}
     embeddings = Embeddings(
         **arrays, texts=[strings[i][0] for i in kept], codes=[strings[i][1] for i in kept]
