@@ -29,8 +29,8 @@ ARM_NAMES = {"ntp": "NTP baseline", "jepa": "LLM-JEPA"}
 # once (imports, data), for the tiny preset's model on 2 idle CPU cores, fitted to measured
 # `jepa-lab demo` runs (benchmarks/README.md). Other from-config sizes scale with
 # hidden^2 x layers. A hub model gets no estimate: its cost depends on hardware we cannot see.
-# Fitted to one thread's CPU time (a busy machine gives no more), it also matches the issue's
-# idle figures for 2,000 and 3,000 pairs within ~15%.
+# Fitted to one thread's CPU time (a busy machine gives no more), it also predicts idle runs of
+# 2,000 and 3,000 pairs within ~15%.
 TINY_SECONDS_PER_TRAIN_PAIR = 0.0035
 TINY_SECONDS_PER_EVAL_PAIR = 0.01
 SECONDS_PER_RUN = 2.0

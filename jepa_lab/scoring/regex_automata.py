@@ -14,8 +14,8 @@ scans), and past the budget the operation stops with RegexBoundError. The same r
 costs the same on any machine, at any load, after anything else was scored. A generous wall-clock
 ceiling remains only as a last resort; `COUNTERS["ceiling_fired"]` says how often it fired.
 
-These are our own automata: nothing here uses or modifies greenery (an earlier version replaced
-greenery internals process-wide); greenery serves only as the test oracle.
+These are our own automata: nothing here uses or patches greenery (patching a library's internals
+would change it for the whole process); greenery serves only as the test oracle.
 """
 
 from __future__ import annotations

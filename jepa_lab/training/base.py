@@ -32,8 +32,8 @@ from jepa_lab.training.presets import TrainConfig
 from jepa_lab.training.tiny import tiny_llama
 
 BASE_VERSION = 1
-# The default base's pretraining measured on one CPU thread of a Binder-like install (issue 17:
-# about 5 min 15 s before the first fine-tuning epoch); other specs scale from it.
+# The default base's pretraining measured on one CPU thread of a Binder-like install (about
+# 5 min 15 s before the first fine-tuning epoch); other specs scale from it.
 DEFAULT_BASE_SECONDS = 315.0
 
 

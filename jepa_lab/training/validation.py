@@ -2,7 +2,7 @@
 
 Every rule raises :class:`ConfigError` (a ``ValueError``) whose message names the field (or the
 file and line) and what is expected, so a bad flag fails at once instead of deep in a sampler,
-after whole arms have trained, or silently (``lam=nan`` used to train plain NTP).
+after whole arms have trained, or silently (``lam=nan`` would train plain NTP).
 
 ``TrainConfig.__post_init__`` and ``JepaConfig.__post_init__`` call the field rules, so no bad
 config object can exist; :func:`validate_run` adds what needs the filesystem and the data, and
@@ -189,7 +189,7 @@ def _check_custom_code(config: Any, path: Path) -> None:
 
 def check_model_size(config: Any) -> None:
     """A from-config model that cannot fit this machine's memory is refused before the run
-    directory exists (``hidden_size=65536`` used to die allocating, after run.json)."""
+    directory exists (``hidden_size=65536`` would die allocating, after run.json)."""
     if not config.from_config or config.init != "random":
         return
     h, layers, vocab = config.hidden_size, config.num_layers, config.vocab_size
