@@ -126,6 +126,8 @@ HOSTILE = {
     "pragma_journal_mode": ("PRAGMA journal_mode = DELETE", {"refused"}),
     "pragma_user_version": ("PRAGMA user_version = 5", {"refused"}),
     "two_statements": ("SELECT 1; DROP TABLE items", {"refused"}),
+    "with_delete": ("WITH x AS (SELECT 1) DELETE FROM items", {"refused"}),
+    "with_insert": ("WITH x AS (SELECT 1) INSERT INTO items SELECT * FROM items", {"refused"}),
     "vacuum": ("VACUUM", {"refused"}),
     "printf_width": ("SELECT printf('%.*c', 1000000000, 'x')", {"refused"}),
     "string_doubling": (
@@ -152,6 +154,32 @@ def test_hostile_sql_ends_wrong_or_refused_with_the_file_unchanged(name, db, tmp
     assert conn.execute("SELECT count(*) FROM items").fetchone() == (len(ITEMS),)
     assert conn.execute("PRAGMA user_version").fetchone() == (0,)
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE items",
+        "DELETE FROM items",
+        "ATTACH ':memory:' AS m",
+        "CREATE TABLE t (a)",
+        "PRAGMA user_version = 5",
+        "BEGIN",
+    ],
+)
+def test_the_authorizer_alone_refuses_what_the_keyword_check_would(sql, db, monkeypatch):
+    """Defence in depth: with the first-word check switched off, the authorizer still says no."""
+    monkeypatch.setattr(sql_exec, "QUERY_KEYWORDS", frozenset({sql.split()[0].lower()}))
+    before = _sha(db)
+    with pytest.raises(sql_exec.QueryFailure) as caught:
+        sql_exec.run_query(db, sql)
+    assert caught.value.kind == "refused" and "not authorized" in caught.value.reason
+    assert _sha(db) == before
+
+
+def test_an_empty_answer_is_an_error_not_a_match(db):
+    verdict = execution_match("  ", "SELECT name FROM items WHERE 0", db)
+    assert not verdict.correct and verdict.reason == "empty query"
 
 
 def test_the_budget_counts_steps_not_time(db):

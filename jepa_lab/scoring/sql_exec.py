@@ -134,6 +134,8 @@ def run_query(db_path: str | Path, sql: object, step_budget: int = STEP_BUDGET) 
         raise QueryFailure(
             "bound", f"query has {len(sql)} characters > {MAX_QUERY_CHARS} (not run)"
         )
+    if not sql.strip():
+        raise QueryFailure("error", "empty query")
     keyword = _first_keyword(sql)
     if keyword not in QUERY_KEYWORDS:
         raise QueryFailure("refused", f"refused: not a query (starts with {keyword!r})")
