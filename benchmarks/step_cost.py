@@ -6,14 +6,26 @@ Text and Code rows stacked); the official "additive mask" 2-row layout (NTP rows
 rows under a block mask). Repeats are interleaved so drift hits every variant alike; medians are
 reported with each ratio to NTP and the token-count bound (tokens processed / NTP tokens).
 
+``--loop`` measures the whole training loop instead: examples per second of ``train()`` (the
+Trainer with its data loading, packing, logging and guards) for LLM-JEPA and for plain NTP, and,
+with ``--before DIR`` (a checkout of older code, e.g. ``git worktree add /tmp/before <commit>``),
+the same for that code, each code in its own process, the processes interleaved.
+
     python benchmarks/step_cost.py [--repeats 15] [--batch 16] [--json out.json]
+    python benchmarks/step_cost.py --loop [--before /tmp/before] [--rounds 2] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -24,6 +36,10 @@ from jepa_lab.data.tokenizer import tokenizer_for
 from jepa_lab.training.cost import batch_shape, time_step
 
 SYSTEM = "Convert natural language to regular expression."
+REPO = Path(__file__).resolve().parents[1]
+# the loop's run: the tiny preset on generated NL-RX pairs (the same on every machine), no
+# held-out evaluation and no checkpoints, so the timed loop is training steps only
+LOOP_RUN = dict(data_source="generated", train_size=384, eval_size=0, epochs=1, save_every=0)
 
 
 def build_model(vocab: int, hidden: int, layers: int) -> LlamaForCausalLM:
@@ -43,6 +59,71 @@ def step(jm: JepaModel, batch: dict, optim: torch.optim.Optimizer) -> float:
     return time_step(jm, batch, optim)[0] * 1000  # milliseconds
 
 
+def loop_worker(repeats: int, threads: int) -> None:
+    """In this process's code: time ``train()``'s loop for each arm, print the seconds as JSON."""
+    import warnings
+
+    from transformers import TrainerCallback
+
+    from jepa_lab.training.presets import preset
+    from jepa_lab.training.train import train
+
+    torch.set_num_threads(threads)
+    warnings.simplefilter("ignore")
+
+    class LoopClock(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.seconds = time.perf_counter() - self.start
+
+    seconds: dict[str, list[float]] = {"ntp": [], "jepa": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for repeat in range(repeats + 1):  # the first round warms up
+            for arm in seconds:
+                clock = LoopClock()
+                run = Path(scratch) / f"{arm}-{repeat}"
+                train(preset("tiny", **LOOP_RUN), run, arm, progress=False, callbacks=[clock])
+                if repeat:
+                    seconds[arm].append(clock.seconds)
+    print(json.dumps(seconds))
+
+
+def loop_figures(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Examples per second of the training loop, per code and arm, over interleaved processes."""
+    codes = {"after": str(REPO)}
+    if args.before:
+        codes = {"before": str(Path(args.before).resolve()), **codes}
+    seconds: dict[str, dict[str, list[float]]] = {c: {"ntp": [], "jepa": []} for c in codes}
+    for _ in range(args.rounds):
+        for code, path in codes.items():
+            env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": str(args.threads)}
+            command = [sys.executable, __file__, "--loop-worker", "--threads", str(args.threads)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise SystemExit(f"{code} ({path}) failed:\n{done.stderr[-2000:]}")
+            for arm, times in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                seconds[code][arm] += times
+    examples = LOOP_RUN["train_size"] * LOOP_RUN["epochs"]
+    return {
+        code: {arm: examples / statistics.median(t) for arm, t in arms.items()}
+        for code, arms in seconds.items()
+    }
+
+
+def print_loop(figures: dict[str, dict[str, float]]) -> None:
+    print(f"training loop, tiny preset, {LOOP_RUN['train_size']} examples: examples per second")
+    print(f"{'code':<10}{'ntp':>10}{'jepa':>10}{'jepa / ntp':>12}")
+    for code, arms in figures.items():
+        ratio = arms["jepa"] / arms["ntp"]
+        print(f"{code:<10}{arms['ntp']:>10.1f}{arms['jepa']:>10.1f}{ratio:>12.2f}")
+    if "before" in figures:
+        for arm in ("ntp", "jepa"):
+            gain = figures["after"][arm] / figures["before"][arm]
+            print(f"{arm}: after / before = {gain:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -52,7 +133,19 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--loop", action="store_true", help="time the whole training loop")
+    parser.add_argument("--before", help="with --loop: a checkout of older code to compare")
+    parser.add_argument("--rounds", type=int, default=2, help="with --loop: processes per code")
+    parser.add_argument("--loop-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.loop_worker:
+        return loop_worker(repeats=2, threads=args.threads)
+    if args.loop:
+        figures = loop_figures(args)
+        print_loop(figures)
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        return
     torch.set_num_threads(args.threads)
 
     examples = load_dataset("nlrx", "train", n=2000)  # real split when present, else generated
