@@ -9,6 +9,7 @@ from jepa_lab import lazy_exports
 # public name -> the module of this package that defines it; imported on first use, so that
 # importing one light module of the package does not pull in torch or plotly
 _EXPORTS = {
+    "Embeddings": "views",
     "project": "diagnostics",
     "project_models": "diagnostics",
     "svd_spectrum": "diagnostics",
