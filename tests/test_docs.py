@@ -290,3 +290,15 @@ def test_the_readme_layout_names_every_package_and_is_short():
     assert not missing, f"README.md's layout does not name {missing}"
     assert "|" not in layout, "README.md's layout should be a short list of packages, not a table"
     assert len(layout.split()) < 300, "README.md's layout should stay short"
+
+
+def test_the_readme_states_the_fault_tables_row_count():
+    count = len(fault_rows())
+    readme = README.read_text(encoding="utf-8")
+    stated = re.search(
+        r"\[table of bad input and faults\]\(docs/faults.md\) lists ([\d,]+) cases", readme
+    )
+    assert stated, "README.md must say how many cases docs/faults.md lists"
+    assert int(stated.group(1).replace(",", "")) == count, (
+        f"README.md says {stated.group(1)} cases; docs/faults.md holds {count}"
+    )
