@@ -4,8 +4,8 @@ by otter in the sandbox, against a two-question autograder zip made here (otter'
 
 Every attack succeeded with the old grader (no sandbox, scores taken as otter reported them):
 a forged test file gave 2000 / 3, the kernel read the grader's environment and files, killed
-other rows and the zip, and a daemon outlived grading. The fast tests check the pieces: the
-score check, the CSV, the option checks, and the sandbox's process kill.
+other rows and the zip, and a daemon outlived grading. tests/test_grading_inputs.py checks the
+pieces without otter: the score check, the CSV, the options, the sandbox's limits and kill.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from jepa_lab.teaching import grading, sandbox
 
 POINTS = {"q1": 2.0, "q2": 1.0}
 ANSWERS = {"q1": ("x", 42), "q2": ("y", 7)}
-TIMEOUT_S = 90  # a toy notebook takes 5-15 s on 2 busy cores; the daemon sleeps far longer
+TIMEOUT_S = 180  # a toy notebook took 20-55 s on 2 busy cores (mostly otter's start)
 SECRET = "s3cret-token-of-the-instructor"
 
 
@@ -107,12 +107,16 @@ started = subprocess.run([sys.executable, "-c", daemon, {flag!r}, {token!r}]).re
 x, y = 42, 7 if started else 0
 """
 SABOTAGE = """
+import os, signal
 for path in {paths!r}:
     try:
         open(path, "w").write("{{}}")
     except OSError:
         pass
-x, y = 42, 7
+try:
+    os.kill({grader}, signal.SIGKILL)  # the grader: no CSV at all, with the old one
+except OSError:
+    pass
 """
 
 
@@ -134,10 +138,10 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> dict:
     snoop_paths = [str(zip_path), str(solution), str(victim), str(csv_path)]
     make_notebook(subs / "forge.ipynb", FORGE)
     make_notebook(subs / "snoop.ipynb", SNOOP.format(secret=SECRET, paths=snoop_paths))
-    make_notebook(subs / "daemon.ipynb", DAEMON.format(flag=str(flag), token=token))
-    make_notebook(
-        subs / "a_sabotage.ipynb",
-        SABOTAGE.format(paths=[str(victim), str(zip_path), str(csv_path)]),
+    make_notebook(  # one notebook for both, to grade fewer: otter's start is most of the time
+        subs / "a_saboteur.ipynb",
+        SABOTAGE.format(paths=[str(victim), str(zip_path), str(csv_path)], grader=os.getpid()),
+        DAEMON.format(flag=str(flag), token=token),
     )
     make_notebook(victim, SOLVED)
     before = {p.name: p.read_bytes() for p in subs.iterdir()}
@@ -186,7 +190,7 @@ def test_the_kernel_sees_no_secret_no_grader_file_and_runs_unprivileged(attacked
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_double_forked_daemon_dies_with_its_grading(attacked):
-    row = attacked["rows"]["daemon"]
+    row = attacked["rows"]["a_saboteur"]
     assert row["status"] == "graded" and _marks(row) == (2, 1), row  # the daemon was started
     assert attacked["daemons"] == [], attacked["daemons"]
     assert not attacked["flag"].exists()
@@ -201,4 +205,4 @@ def test_sabotage_changes_no_other_row_and_not_the_zip(attacked):
     assert after == attacked["before"]
     rows = attacked["rows"]
     assert rows["z_victim"]["status"] == "graded" and _marks(rows["z_victim"]) == (2, 1)
-    assert set(rows) == {"forge", "snoop", "daemon", "a_sabotage", "z_victim"}
+    assert set(rows) == {"forge", "snoop", "a_saboteur", "z_victim"}

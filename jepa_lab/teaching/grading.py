@@ -114,7 +114,10 @@ def grade(
 
     def one(path: Path) -> Grade:
         log = Path(log_dir, path.stem + ".log") if log_dir is not None else None
-        result = _grade_one(ag, path, iso, timeout_s, memory_mb << 20, env or {}, log)
+        try:
+            result = _grade_one(ag, path, iso, timeout_s, memory_mb << 20, env or {}, log)
+        except OSError as err:  # this row's own trouble (unreadable file, full disk): not the run's
+            result = Grade(path.stem, zeros, ag.points, f"error (grader): {err}"[:300])
         table.add(result)
         return result
 

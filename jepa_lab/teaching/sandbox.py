@@ -128,16 +128,23 @@ def wrap(inside: list[str], home: Path, iso: Isolation, env: dict[str, str]) -> 
 
 
 def _probe(iso: Isolation) -> str | None:
-    """None if ``iso`` works here (a process starts and can listen on loopback), else why not."""
+    """None if ``iso`` works here, else why not: the process starts, brings up and listens on
+    loopback, gives up root if it should, and can still import from the Python installation
+    and the virtual environment (a uid 65534 cannot, where they live under /root)."""
     import tempfile
 
-    check = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()"
+    check = "from jepa_lab.teaching import grade_runner as r\n"
+    check += "r.loopback_up()\n" if iso.mode == "unshare" else ""
+    check += f"r.drop_privileges({iso.drop_to})\n" if iso.drop_to is not None else ""
+    check += "import email.parser, psutil, socket\n"
+    check += "socket.socket().bind(('127.0.0.1', 0))\n" if iso.mode != "none" else ""
     with tempfile.TemporaryDirectory(prefix="jepa-lab-probe-") as tmp:
         os.chmod(tmp, 0o755)
-        inside = [sys.executable, "-c", check if iso.mode == "bwrap" else "pass"]
+        env = clean_env(iso.home_inside or tmp, {})
         try:
             done = subprocess.run(
-                wrap(inside, Path(tmp), iso, {}),
+                wrap([sys.executable, "-c", check], Path(tmp), iso, env),
+                env=env,
                 capture_output=True,
                 text=True,
                 timeout=60,
@@ -151,34 +158,46 @@ def _probe(iso: Isolation) -> str | None:
     return None
 
 
+def _as_root_if_needed(mode: str, drop: int | None, warnings: list[str]) -> Isolation | None:
+    """``mode`` with the uid drop if that works, else without it (said), else None."""
+    why = _probe(Isolation(mode, drop))
+    if why is None:
+        return Isolation(mode, drop, tuple(warnings))
+    if drop is not None and _probe(Isolation(mode, None)) is None:
+        warnings.append(
+            f"grading sandbox: uid {drop} cannot run Python here ({why}), so submissions run"
+            " as root" + (" inside their namespaces" if mode != "none" else "")
+        )
+        return Isolation(mode, None, tuple(warnings))
+    warnings.append(f"grading sandbox: {mode} cannot run here ({why})")
+    return None
+
+
 @functools.cache
 def isolation(sandbox: bool = True) -> Isolation:
     """The best layers this machine allows (probed once per process)."""
     if not sandbox:
         return Isolation("off", None, (f"grading sandbox: {Isolation('off', None).describe()}",))
     drop = NOBODY if os.geteuid() == 0 else None
-    warnings = []
+    warnings: list[str] = []
     if shutil.which("bwrap") is None:
         warnings.append(
             "grading sandbox: bubblewrap (bwrap) not found, so submissions can read every file"
             " their uid can (apt-get install bubblewrap)"
         )
     else:
-        why = _probe(Isolation("bwrap", drop))
-        if why is None:
-            return Isolation("bwrap", drop, ())
-        warnings.append(f"grading sandbox: bwrap cannot run here ({why}); trying unshare")
+        found = _as_root_if_needed("bwrap", drop, warnings)
+        if found is not None:
+            return found
     if shutil.which("unshare") is not None:
-        why = _probe(Isolation("unshare", drop))
-        if why is None:
-            return Isolation("unshare", drop, tuple(warnings))
-    else:
-        why = "unshare not found"
+        found = _as_root_if_needed("unshare", drop, warnings)
+        if found is not None:
+            return found
     warnings.append(
-        f"grading sandbox: no PID/network/mount namespaces ({why}): submissions can use the"
-        " network, see your processes and leave processes running after grading"
+        "grading sandbox: no PID/network/mount namespaces (unshare unavailable): submissions"
+        " can use the network, see your processes and leave processes running after grading"
     )
-    return Isolation("none", drop, tuple(warnings))
+    return _as_root_if_needed("none", drop, warnings) or Isolation("none", None, tuple(warnings))
 
 
 def clean_env(home_inside: str, extra: dict[str, str]) -> dict[str, str]:
