@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from jepa_lab.teaching.explore import (
     geometry_view,
     mask_view,
     padded_example,
-    thread_output_to,
 )
 from jepa_lab.training.build import load_examples
 from jepa_lab.training.evaluate import extract_embeddings
@@ -224,30 +222,6 @@ def test_padded_example_is_the_first_row_shorter_than_the_next():
     assert padded_example(pairs[:2], tokenizer) == 0  # none shorter than the next: the first
 
 
-def test_thread_output_goes_to_the_sink_and_other_threads_are_untouched(capsys):
-    lines, done = [], threading.Event()
-    streams = (sys.stdout, sys.stderr)
-
-    def worker():
-        with thread_output_to(lines.append):
-            print("epoch 1: loss 2.5")
-            print("partial", end="")
-            sys.stderr.write("a warning\n")
-            done.wait(5)  # the main thread prints while this one is routed
-        print("after the route")
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    time.sleep(0.2)
-    print("main thread")
-    done.set()
-    thread.join(5)
-    assert lines == ["epoch 1: loss 2.5\n", "a warning\n", "partial\n"]
-    out = capsys.readouterr().out
-    assert "main thread" in out and "after the route" in out and "epoch 1" not in out
-    assert (sys.stdout, sys.stderr) == streams  # put back as they were
-
-
 def test_figure_bundle_carries_the_figure_for_lab_and_html_front_ends():
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name="s"))
     fig.update_layout(title="t", width=1350)
@@ -286,13 +260,24 @@ def arm_records(history, arm):
     return sorted((r for r in history if r["arm"] == arm), key=lambda r: r["epoch"])
 
 
-def test_explorer_trains_both_arms_with_the_chosen_knobs_and_plots_every_epoch(small, tmp_path):
+def test_explorer_trains_both_arms_with_the_chosen_knobs_and_plots_every_epoch(
+    small, tmp_path, capsys
+):
     config, data = small
     explorer = widgets.hyperparameter_explorer(config, tmp_path, data=data)
     explorer.lam.value = 0.7
     explorer.k.value = 2
     explorer.distance.value = "l2"
     explorer.epochs.value = 2
+    streams = (sys.stdout, sys.stderr)
+    seen_while_training = []  # the process's streams at every step, from the training thread
+    show_status = explorer._set_status
+
+    def status_and_streams(text):
+        seen_while_training.append((sys.stdout, sys.stderr))
+        show_status(text)
+
+    explorer._set_status = status_and_streams
     explorer.start.click()
     assert explorer.stop.disabled is False
     assert explorer.run.join(timeout=300), "training did not finish"
@@ -300,8 +285,15 @@ def test_explorer_trains_both_arms_with_the_chosen_knobs_and_plots_every_epoch(s
     assert run.error is None, run.error
     assert explorer.start.disabled is False and explorer.stop.disabled is True
     assert explorer.status.value.startswith("done")
-    log = "".join(o.get("text", "") for o in explorer.training_log.outputs)
-    assert "[ntp seed 0] epoch 2" in log and "[jepa seed 0] epoch 2" in log  # the trainer's lines
+    assert len(seen_while_training) > 2 * 2 and set(seen_while_training) == {streams}
+    assert "epoch" not in capsys.readouterr().out  # the epoch lines go to the widget only
+    log = "".join(o.get("text", "") for o in explorer.training_log.outputs).splitlines()
+    for arm in ("ntp", "jepa"):  # one line per epoch record, in order
+        lines = [line for line in log if line.startswith(f"[{arm} seed 0] ")]
+        assert [line.split(",")[0] for line in lines] == [
+            f"[{arm} seed 0] epoch 1",
+            f"[{arm} seed 0] epoch 2",
+        ]
 
     for arm, lam in (("ntp", 0.0), ("jepa", 0.7)):
         identity = json.loads((tmp_path / arm / "run.json").read_text())

@@ -39,7 +39,6 @@ _EXPORTS = {
     "explorer_config": "runner",
     "Hyperparameters": "runner",
     "HyperparameterRun": "runner",
-    "thread_output_to": "runner",
     "load_study": "study",
     "entries": "study",
     "history_records": "study",

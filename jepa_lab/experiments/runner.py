@@ -1,17 +1,14 @@
 """Training in the background: both arms (NTP baseline, LLM-JEPA) one after the other in a
 thread, each epoch's record streamed to a callback, stoppable at a step boundary without losing
-what was trained (:class:`HyperparameterRun`, behind the hyperparameter explorer), and the
-routing of that thread's prints to a sink (:func:`thread_output_to`).
+what was trained (:class:`HyperparameterRun`, behind the hyperparameter explorer).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,6 @@ from transformers import TrainerCallback
 from jepa_lab.experiments.experiment import ARMS
 from jepa_lab.geometry import plots
 from jepa_lab.objective.losses import require_jepa_lam
-from jepa_lab.training.history import History
 from jepa_lab.training.presets import EXPLORER_SIZES, TrainConfig, preset
 
 
@@ -65,26 +61,11 @@ class Hyperparameters:
         return replace(config, lr=float(self.lr), epochs=int(self.epochs), jepa=jepa)
 
 
-class _LiveCallback(TrainerCallback):
-    """Streams the run's history records as they land, reports steps, and stops on request.
+class _StatusAndStop(TrainerCallback):
+    """Reports each optimizer step as the run's status, and stops training on request."""
 
-    The trainer appends an epoch's record after user callbacks have seen ``on_epoch_end``, so
-    records are picked up from ``history.jsonl`` at the next event (the epoch's save, the next
-    step, the end of training).
-    """
-
-    def __init__(self, run: HyperparameterRun, arm: str, history_path: Path):
-        self.run, self.arm, self.history = run, arm, History(history_path)
-        self.seen = 0
-
-    def poll(self) -> None:
-        records = self.history.read()
-        for record in records[self.seen :]:
-            self.run._add_record(record)
-        self.seen = len(records)
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self.poll()
+    def __init__(self, run: HyperparameterRun, arm: str):
+        self.run, self.arm = run, arm
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.run.stop_requested:
@@ -95,12 +76,6 @@ class _LiveCallback(TrainerCallback):
         )
         return control
 
-    def on_save(self, args, state, control, **kwargs):
-        self.poll()
-
-    def on_train_end(self, args, state, control, **kwargs):
-        self.poll()
-
 
 class HyperparameterRun:
     """Train the NTP baseline and LLM-JEPA arms of ``config`` one after the other, in a thread.
@@ -108,11 +83,9 @@ class HyperparameterRun:
     run_dir: each arm goes to ``run_dir/<arm>`` (replaced if it holds an earlier run); a
     temporary directory when None. data: (train, held-out) examples, else loaded from config.
     on_record(record, history): called in the training thread with each epoch's record as soon
-    as it is written, and the list of all records so far. on_status(text): progress in words.
+    as it is written, and the list of all records so far; the trainer then prints no epoch line
+    (a caller that wants one shows it from the record). on_status(text): progress in words.
     on_finish(run): called last in the thread, however the run ended (see ``error``).
-    log(line): called with each line the training thread prints (the trainer's per-epoch
-    lines, warnings written to stdout or stderr), instead of letting them land under whichever
-    notebook cell happens to be running; other threads' output is left alone.
     ``stop()`` ends training at the next optimizer step; the Trainer then closes the epoch
     (a record for the partial epoch), saves a checkpoint, and ``train`` saves ``final/``.
     """
@@ -127,7 +100,6 @@ class HyperparameterRun:
         arms: Sequence[str] = ARMS,
         data: tuple[list[Any], list[Any]] | None = None,
         progress: bool = False,
-        log: Callable[[str], None] | None = None,
     ):
         for arm in arms:
             if arm not in ARMS:
@@ -138,7 +110,7 @@ class HyperparameterRun:
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="jepa-lab-explore-"))
         self.arms = tuple(arms)
         self.on_record, self.on_status, self.on_finish = on_record, on_status, on_finish
-        self.data, self.progress, self.log = data, progress, log
+        self.data, self.progress = data, progress
         self.history: list[dict[str, Any]] = []
         self.results: dict[str, Any] = {}  # arm -> train.TrainResult
         self.status = "not started"
@@ -168,7 +140,7 @@ class HyperparameterRun:
     def start(self) -> HyperparameterRun:
         if self._thread is not None:
             raise RuntimeError("this run was already started; make a new HyperparameterRun")
-        self._thread = threading.Thread(target=self._train_all, name="jepa-lab-explore")
+        self._thread = threading.Thread(target=self._train_arms, name="jepa-lab-explore")
         self._thread.daemon = True  # a closing kernel must not hang on it
         self._set_status("starting...")
         self._thread.start()
@@ -203,13 +175,6 @@ class HyperparameterRun:
         if self.on_record is not None:
             self.on_record(record, snapshot)
 
-    def _train_all(self) -> None:
-        if self.log is None:
-            self._train_arms()
-            return
-        with thread_output_to(self.log):
-            self._train_arms()
-
     def _train_arms(self) -> None:
         from jepa_lab.training.build import load_examples
         from jepa_lab.training.train import train
@@ -222,17 +187,16 @@ class HyperparameterRun:
                 if self.stop_requested:
                     break
                 self._set_status(f"{plots.arm_label(arm)}: building the model...")
-                live = _LiveCallback(self, arm, self.arm_dir(arm) / "history.jsonl")
                 result = train(
                     self.config,
                     self.arm_dir(arm),
                     arm,
                     overwrite=True,
                     progress=self.progress,
-                    callbacks=[live],
+                    callbacks=[_StatusAndStop(self, arm)],
                     data=self.data,
+                    on_record=self._add_record,
                 )
-                live.poll()
                 self.results[arm] = result
             done = ", ".join(f"{plots.arm_label(a)}: {r.run_dir}" for a, r in self.results.items())
             if self.stop_requested:
@@ -245,56 +209,3 @@ class HyperparameterRun:
         finally:
             if self.on_finish is not None:
                 self.on_finish(self)
-
-
-class _ThreadStream:
-    """Stands in for sys.stdout / sys.stderr: one thread's writes go, line by line, to a sink;
-    every other thread writes to the stream it replaced, as before."""
-
-    def __init__(self, inner: Any, thread: int, sink: Callable[[str], None]):
-        self.inner, self.thread, self.sink = inner, thread, sink
-        self.active, self.pending = True, ""
-
-    def write(self, text: str) -> int:
-        if not (self.active and threading.get_ident() == self.thread):
-            return self.inner.write(text)
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            self.sink(line + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        if self.active and threading.get_ident() == self.thread:
-            return  # lines go out whole; the rest when its newline comes, or at close
-        self.inner.flush()
-
-    def close_route(self) -> None:
-        self.active = False
-        if self.pending:
-            self.sink(self.pending + "\n")
-            self.pending = ""
-
-    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno...: the real stream's
-        return getattr(self.inner, name)
-
-
-@contextmanager
-def thread_output_to(sink: Callable[[str], None]) -> Iterator[None]:
-    """Inside, what this thread prints (stdout and stderr) goes to ``sink`` one line at a time.
-
-    ipywidgets' ``with output:`` capture ties output to the message being handled when it is
-    entered, which a background thread does not have: its prints landed under whichever cell
-    ran last, and the explorer's log stayed empty. Routing by thread does not depend on that.
-    """
-    me = threading.get_ident()
-    routes = {name: _ThreadStream(getattr(sys, name), me, sink) for name in ("stdout", "stderr")}
-    for name, route in routes.items():
-        setattr(sys, name, route)
-    try:
-        yield
-    finally:
-        for name, route in routes.items():
-            route.close_route()
-            if getattr(sys, name) is route:  # else someone replaced it since: leave theirs
-                setattr(sys, name, route.inner)

@@ -22,7 +22,6 @@ _EXPORTS = {
     "geometry_view": "explore",
     "mask_view": "explore",
     "padded_example": "explore",
-    "thread_output_to": "explore",
     "Assignment": "grading",
     "Grade": "grading",
     "assign": "grading",

@@ -25,12 +25,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from jepa_lab.experiments.runner import (
-    HyperparameterRun,
-    Hyperparameters,
-    explorer_config,
-    thread_output_to,
-)
+from jepa_lab.experiments.runner import HyperparameterRun, Hyperparameters, explorer_config
 from jepa_lab.geometry import plots
 from jepa_lab.geometry.diagnostics import VIEWS, Embeddings, geometry_summary, project_models
 from jepa_lab.teaching.mask_view import MaskView, default_tokenizer, mask_view, padded_example
@@ -51,7 +46,6 @@ __all__ = [
     "geometry_view",
     "mask_view",
     "padded_example",
-    "thread_output_to",
 ]
 
 CURVE_METRICS = ("eval_ntp_loss", "eval_jepa_loss", "eval_accuracy")

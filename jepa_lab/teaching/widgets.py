@@ -48,6 +48,7 @@ from jepa_lab.teaching.explore import (
     padded_example,
 )
 from jepa_lab.training.presets import TrainConfig
+from jepa_lab.training.trainer import epoch_line
 from jepa_lab.training.validation import TEXT_VIEWS
 
 try:
@@ -230,8 +231,9 @@ class HyperparameterExplorer(w.VBox):
         self.stop = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.status = w.HTML("Set the knobs and press Start.")
         self.pane = FigurePane(curves_view([]))
-        # Filled by append_stdout from the training thread (explore.thread_output_to routes
-        # that thread's prints here): state updates, which need no cell to be running.
+        # Filled by append_stdout from the training thread, one line per epoch record: state
+        # updates, which need no cell to be running (a `with output:` block in a thread
+        # catches nothing in a real browser).
         self.training_log = w.Output(layout=w.Layout(max_height="240px", overflow="auto"))
         log_box = w.Accordion(children=[self.training_log], selected_index=None)
         log_box.set_title(0, "training log")
@@ -284,7 +286,6 @@ class HyperparameterExplorer(w.VBox):
                 on_status=self._set_status,
                 on_finish=self._on_finish,
                 data=self.data,
-                log=self.training_log.append_stdout,
             )
         except (ValueError, FileExistsError) as err:
             self._set_status(f"cannot start: {err}")
@@ -300,6 +301,8 @@ class HyperparameterExplorer(w.VBox):
             self.run.stop()
 
     def _on_record(self, record: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        head = f"[{record.get('arm')} seed {record.get('seed')}] "
+        self.training_log.append_stdout(head + epoch_line(record) + "\n")
         self.pane.show(curves_view(history, self.metrics))
 
     def _on_finish(self, run: HyperparameterRun) -> None:
