@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from findings import study_findings
+from findings import study_findings, study_verdict
 
 from jepa_lab.experiments.study import holm_adjusted, load_study, summarize_point
 
@@ -56,7 +56,8 @@ def test_the_readme_prose_is_the_findings_of_the_committed_json():
 def test_a_significant_point_is_named_with_its_holm_verdict():
     strong = _entry(NTP, _shifted([0.05, 0.06, 0.05, 0.055, 0.06]))
     text = _flat(study_findings({"overfit": {"overfit-250-base": strong}}))
-    assert text.startswith("* **One regime shows LLM-JEPA significantly above NTP")
+    # a screen alone is never called a finding
+    assert text.startswith("* **On its screen seeds one regime is significantly above NTP (not yet")
     assert f"gains {strong['diff_mean']:+.3f} held-out accuracy" in text
     assert "Holm's correction over the overfit table's 1 point as well" in text
     # the same point among five null ones no longer survives the family's correction
@@ -157,7 +158,7 @@ def test_update_readme_rewrites_stale_tables_and_findings_from_the_json(tmp_path
     module.update_readme(copy, recorded)
     assert copy.read_text(encoding="utf-8") == readme
     copy.write_text("no markers here\n", encoding="utf-8")
-    with pytest.raises(SystemExit, match="no '<!-- findings -->'"):
+    with pytest.raises(SystemExit, match="no '<!-- findings -->' or '<!-- verdict -->'"):
         module.update_readme(copy, recorded)
 
 
@@ -180,3 +181,49 @@ def test_the_confirmation_bullet_says_whether_the_pick_holds_on_fresh_seeds():
     tuned = {"ntp_lr_factor": 2.0, "lam0.5-k4": holds}
     text = _flat(study_findings({"grid": grid, "grid_confirm_tuned": tuned}))
     assert "on fresh seeds, against NTP at 2x the rate: the gain holds.**" in text
+
+
+def _screen_and_fresh(fresh_gains):
+    screen = _entry(NTP + NTP[:3], _shifted([0.05, 0.04, 0.06, 0.03, 0.05]) + [0.25, 0.19, 0.2])
+    fresh_seeds = list(range(10, 15))
+    fresh = _entry(NTP, _shifted(fresh_gains), seeds=fresh_seeds)
+    return {"overfit": {"overfit-250-base": screen}, "overfit_confirm": {"overfit-250-base": fresh}}
+
+
+def test_the_verdict_is_the_fresh_seeds_not_the_screen():
+    study = _screen_and_fresh([0.02, -0.01, 0.01, 0.0, 0.015])  # small, same sign, not significant
+    text = _flat(study_findings(study))
+    assert text.startswith(
+        "* **No CPU-scale setting shows a gain that survives fresh seeds; the direction is "
+        "consistent and small.**"
+    )
+    assert "base, does not replicate.**" in text  # the screen's bullet says so too
+    assert "on 5 fresh seeds (10-14); pooled over all 13 seeds" in text
+    held = _flat(study_findings(_screen_and_fresh([0.05, 0.045, 0.06, 0.05, 0.055])))
+    assert held.startswith("* **1 of the 1 claims tested again on fresh seeds hold: ")
+    assert "base, holds on fresh seeds.**" in held
+
+
+def test_a_trend_must_show_on_fresh_seeds_too():
+    base = {
+        "tiny": _entry(NTP, _shifted([0.05] * 4 + [0.06])),
+        "mini": _entry(NTP, _shifted([0.02] * 4 + [0.03])),
+    }
+    fresh = {
+        "tiny": _entry(NTP, _shifted([0.01] * 4 + [0.02]), seeds=[10, 11, 12, 13, 14]),
+        "mini": _entry(NTP, _shifted([0.03] * 4 + [0.04]), seeds=[10, 11, 12, 13, 14]),
+    }
+    assert "; it shrinks" in study_findings({"base": base})
+    text = _flat(study_findings({"base": base, "base_confirm": fresh}))
+    assert "; it shrinks" not in text and "so the trend does not replicate" in text
+
+
+def test_the_readme_verdict_is_generated_from_the_committed_json():
+    recorded = load_study(ROOT / "benchmarks" / "results" / "where_it_helps.json")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- verdict -->\n", 1)[1].split("\n<!-- /verdict -->", 1)[0]
+    assert block == study_verdict(recorded), (
+        "README.md's verdict is not study_verdict() of the committed JSON: regenerate it with "
+        "benchmarks/where_it_helps.py --reuse-only --json benchmarks/results/where_it_helps.json "
+        "--update-readme README.md"
+    )

@@ -390,7 +390,7 @@ def update_readme(readme: Path, results: dict[str, Any]) -> None:
     the README's numbers are never typed by hand, and tests check they match the JSON."""
     import re
 
-    from findings import study_findings
+    from findings import study_findings, study_verdict
 
     from jepa_lab.experiments.confirmation import confirmation_table
     from jepa_lab.experiments.study import cost_table, markdown_table
@@ -410,11 +410,14 @@ def update_readme(readme: Path, results: dict[str, Any]) -> None:
         return f"<!-- table:{name} -->\n\n{body}\n"
 
     text = re.sub(r"<!-- table:(\w+) -->\n\n(?:\|.*\n)*", table, text)
-    start, end = "<!-- findings -->\n", "<!-- /findings -->"
-    if start not in text or end not in text:
-        raise SystemExit(f"{readme}: no '<!-- findings -->' ... '<!-- /findings -->' block")
-    head, rest = text.split(start, 1)
-    text = head + start + study_findings(results) + "\n" + end + rest.split(end, 1)[1]
+    blocks = {"findings": study_findings(results), "verdict": study_verdict(results)}
+    found = [name for name in blocks if f"<!-- {name} -->\n" in text]
+    if not found:
+        raise SystemExit(f"{readme}: no '<!-- findings -->' or '<!-- verdict -->' block")
+    for name in found:  # benchmarks/README.md holds the findings, README.md the verdict
+        start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
+        head, rest = text.split(start, 1)
+        text = head + start + blocks[name] + "\n" + end + rest.split(end, 1)[1]
     tmp = readme.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, readme)
