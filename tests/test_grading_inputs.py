@@ -327,3 +327,24 @@ def test_the_sandbox_hides_env_files_and_caps_memory_and_output(jail, tmp_path, 
     loud = jail("print('x' * (5 << 20))", output_bytes=1 << 16)
     assert len(loud.output) < (1 << 16) + 100 and "[output cut:" in loud.output
     assert math.isfinite(loud.seconds)
+
+
+def test_the_cli_reports_skips_and_its_isolation_and_checks_env_pairs(tmp_path, capsys):
+    zip_path = make_autograder(tmp_path / "ag.zip")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "alice.zip").write_bytes(b"PK")
+    csv_path = tmp_path / "g.csv"
+    args = ["grade", str(zip_path), str(subs), "--csv", str(csv_path)]
+    assert grading.main([*args, "--env", "JEPA_LAB_SMOKE=1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["alice.zip:", "0", "/", "3", "skipped:", "a", ".zip;"] + [
+        "hand",
+        "in",
+        "the",
+        ".ipynb",
+        "itself",
+    ]
+    assert out[-1] == f"grading sandbox: {sandbox.isolation().describe()}"
+    assert grading.main([*args, "--env", "NO_EQUALS_SIGN"]) == 1
+    assert capsys.readouterr().err == "error: --env 'NO_EQUALS_SIGN': expected NAME=VALUE\n"

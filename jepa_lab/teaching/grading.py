@@ -314,6 +314,7 @@ def _env_pairs(pairs: Sequence[str]) -> dict[str, str]:
 def run_grade(args: argparse.Namespace) -> int:
     """Errors propagate: the caller (main, or ``jepa-lab grade``) says them in one line."""
     env = _env_pairs(getattr(args, "env", []))
+    on = not getattr(args, "no_sandbox", False)
     grades = grade(
         args.autograder,
         args.submissions,
@@ -321,13 +322,14 @@ def run_grade(args: argparse.Namespace) -> int:
         args.timeout,
         args.jobs,
         env,
-        sandbox_on=not getattr(args, "no_sandbox", False),
+        sandbox_on=on,
         memory_mb=getattr(args, "memory_mb", 8192),
         resume=getattr(args, "resume", False),
     )
     for g in grades:
         print(f"{g.student:>20}: {g.total:g} / {sum(g.possible.values()):g}  {g.status}")
     print(f"wrote {args.csv} ({len(grades)} submissions graded or skipped in this run)")
+    print(f"grading sandbox: {sandbox.isolation(on).describe()}")
     return 0
 
 
