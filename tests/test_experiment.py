@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from jepa_lab.cli import _config_from_args, build_parser, main
-from jepa_lab.experiments.experiment import paired_comparison
+from jepa_lab.experiments.experiment import format_p, paired_comparison
 from jepa_lab.training.validation import InputError
 
 
@@ -34,6 +34,15 @@ def test_single_seed_has_no_test():
     assert math.isnan(result.p_value) and result.diff_mean == pytest.approx(0.1)
     with pytest.raises(ValueError, match="2 NTP, 1 JEPA"):
         paired_comparison([0.5, 0.6], [0.6], [0, 1], "eval_accuracy")
+    assert "one-sided p = n/a" in result.markdown()
+
+
+def test_p_values_print_to_the_digits_each_table_asks_for():
+    assert format_p(0.0123456) == "0.0123"  # the study's tables
+    assert format_p(0.0123456, digits=2) == "0.012"  # the confirmation table
+    assert format_p(0.0123456, digits=4) == "0.01235"  # one comparison
+    assert format_p(3.2e-7, digits=2) == "3.2e-07"
+    assert format_p(None) == format_p(math.nan) == format_p(np.float64("nan")) == "n/a"
 
 
 def test_cli_flags_and_set_reach_the_config():

@@ -18,6 +18,7 @@ _EXPORTS = {
     "ArmStats": "experiment",
     "Comparison": "experiment",
     "paired_comparison": "experiment",
+    "format_p": "experiment",
     "estimate_seconds": "experiment",
     "minutes_text": "experiment",
     "one_thread_if_busy": "experiment",

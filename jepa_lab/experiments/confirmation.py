@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from jepa_lab.experiments.experiment import format_p
 from jepa_lab.experiments.study import entries
 
 # confirmation part -> the screen part whose choice it tests
@@ -106,9 +107,8 @@ def confirmations(study: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _fmt(f: Mapping[str, Any]) -> str:
-    p = "n/a" if math.isnan(f["p_value"]) else f"{f['p_value']:.2g}"
-    return f"{f['mean']:+.3f} (p = {p}, {f['n']})"
+def _effect(f: Mapping[str, Any]) -> str:
+    return f"{f['mean']:+.3f} (p = {format_p(f['p_value'], digits=2)}, {f['n']})"
 
 
 def _interval(f: Mapping[str, Any]) -> str:
@@ -140,8 +140,8 @@ def confirmation_table(study: Mapping[str, Any]) -> str:
             f = c[measure]
             verdict = "holds" if f["holds"] else "not confirmed"
             rows.append(
-                f"| {point} | {label} | {_seed_range(c['screen_seeds'])} | {_fmt(f['screen'])} "
-                f"| {_seed_range(c['confirm_seeds'])} | {_fmt(f['confirm'])} "
+                f"| {point} | {label} | {_seed_range(c['screen_seeds'])} | {_effect(f['screen'])} "
+                f"| {_seed_range(c['confirm_seeds'])} | {_effect(f['confirm'])} "
                 f"| {_interval(f['pooled'])} | {verdict} |"
             )
     return "\n".join(rows)

@@ -85,12 +85,12 @@ class Comparison:
         def cell(stats: ArmStats) -> str:
             return f"{stats.mean:.4f} ± {stats.std:.4f}"
 
-        p = "n/a" if math.isnan(self.p_value) else f"{self.p_value:.4g}"
+        p = format_p(self.p_value, digits=4)
         rows = [
             f"| arm | {self.metric} (mean ± std over {len(self.seeds)} seeds) | per seed |",
             "| --- | --- | --- |",
-            f"| NTP baseline | {cell(self.ntp)} | {_fmt(self.ntp.values)} |",
-            f"| LLM-JEPA | {cell(self.jepa)} | {_fmt(self.jepa.values)} |",
+            f"| NTP baseline | {cell(self.ntp)} | {_per_seed(self.ntp.values)} |",
+            f"| LLM-JEPA | {cell(self.jepa)} | {_per_seed(self.jepa.values)} |",
             f"| JEPA - NTP (paired) | {self.diff_mean:+.4f} ± {self.diff_std:.4f} | "
             f"t = {self.t_statistic:.3f}, one-sided p = {p} |",
         ]
@@ -109,7 +109,16 @@ def in_jupyter() -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _fmt(values: Sequence[float]) -> str:
+def format_p(p: float | None, digits: int = 3) -> str:
+    """A p-value to ``digits`` significant digits, ``n/a`` where none was computed (None, NaN).
+
+    Each table keeps its own ``digits`` (the single comparison 4, the study's tables 3, the
+    confirmation's 2), so the committed tables print as they always have.
+    """
+    return "n/a" if p is None or math.isnan(p) else f"{p:.{digits}g}"
+
+
+def _per_seed(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.4f}" for v in values)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from jepa_lab.experiments.experiment import paired_comparison
+from jepa_lab.experiments.experiment import format_p, paired_comparison
 from jepa_lab.geometry.plots import ARM_COLORS, curves_figure
 
 PARTS = ("overfit", "scale", "base", "grid")
@@ -212,10 +212,10 @@ def grid_heatmap_figure(
             zmin=-limit,
             zmax=limit,
             text=grid(
-                lambda n: f"{points[n]['diff_mean']:+.3f}<br>p={_fmt_p(points[n]['p_value'])}"
+                lambda n: f"{points[n]['diff_mean']:+.3f}<br>p={format_p(points[n]['p_value'])}"
             ),
             texttemplate="%{text}",
-            customdata=grid(lambda n: [points[n]["n_seeds"], _fmt_p(holm[n])]),
+            customdata=grid(lambda n: [points[n]["n_seeds"], format_p(holm[n])]),
             hovertemplate=(
                 "%{y}, %{x}<br>JEPA - NTP %{z:+.3f}<br>%{customdata[0]} seeds, Holm p = "
                 "%{customdata[1]}<extra></extra>"
@@ -225,10 +225,6 @@ def grid_heatmap_figure(
     )
     fig.update_layout(title=title, autosize=True, height=420)
     return fig
-
-
-def _fmt_p(p: float | None) -> str:
-    return "n/a" if p is None or (isinstance(p, float) and math.isnan(p)) else f"{p:.3g}"
 
 
 def holm_adjusted(p_values: list[float | None]) -> list[float]:
@@ -277,7 +273,7 @@ def markdown_table(part: Mapping[str, Any], names: Sequence[str] | None = None) 
     ]
     for name, e in points.items():
         p_holm = holm[name]
-        p = _fmt_p(e["p_value"]) + ("" if math.isnan(p_holm) else f" ({_fmt_p(p_holm)})")
+        p = format_p(e["p_value"]) + ("" if math.isnan(p_holm) else f" ({format_p(p_holm)})")
         rows.append(
             f"| {name} | {e['params'] / 1e6:.2f}M | {e['n_seeds']} "
             f"| {e['ntp_mean']:.3f} ± {e['ntp_std']:.3f} "
@@ -319,7 +315,7 @@ def _loss_rise(e: Mapping[str, Any]) -> str:
     if e.get("ntp_loss_rise_mean") is None:
         return "n/a"
     rise = f"{e['ntp_loss_rise_mean']:.3f} / {e['jepa_loss_rise_mean']:.3f}"
-    return f"{rise} ({_fmt_p(e['loss_rise_p_value'])})"
+    return f"{rise} ({format_p(e['loss_rise_p_value'])})"
 
 
 def _num(value: float | None, digits: int = 3) -> str:
