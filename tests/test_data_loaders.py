@@ -20,7 +20,9 @@ from jepa_lab.data import (
     load_gsm8k_original,
     load_nlrx_chat,
     load_nlrx_original,
+    load_spider_chat,
 )
+from jepa_lab.data.records import split_from_name
 
 SHARED = Path(
     os.environ.get("JEPA_LAB_SHARED_DATA")
@@ -56,6 +58,41 @@ def test_example_messages():
     assert e.messages == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     with pytest.raises(AttributeError):
         e.text = "other"  # frozen
+
+
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("synth_train.jsonl", "train"),
+        ("turk_test.jsonl", "test"),
+        ("gsm8k/test.jsonl", "test"),
+        ("nq-open.training.jsonl", "train"),
+        ("dev.json", "validation"),
+        ("spider_val2.jsonl", "validation"),
+        ("validation.jsonl", "validation"),
+        ("TestSet.jsonl", "test"),
+        ("latest.jsonl", "train"),  # "test" inside a word is not a split word
+        ("contest_train.jsonl", "train"),
+        ("my_pairs.jsonl", "train"),  # no split word: training data
+    ],
+)
+def test_the_split_a_file_name_says(name, split):
+    assert split_from_name(name) == split
+
+
+def test_a_name_of_two_splits_is_refused_unless_the_split_is_given(tmp_path):
+    with pytest.raises(ValueError, match=r"train_test\.jsonl: .*splits test, train; pass split="):
+        split_from_name("data/train_test.jsonl")
+    path = write(tmp_path, "train_test.jsonl", [chat_line()])
+    with pytest.raises(ValueError, match="pass split="):
+        load_nlrx_chat(path)
+    assert load_nlrx_chat(path, split="test")[0].id == "nlrx-jepa/test/00000"
+    spider = write(
+        tmp_path, "spider_dev.jsonl", [chat_line("For db_id:[shop] count rows", "SELECT 1")]
+    )
+    assert load_spider_chat(spider)[0].id.split("/")[1] == "validation"  # every loader, one rule
+    gsm = write(tmp_path, "gsm8k_testing.jsonl", [gsm_line()])
+    assert load_gsm8k_original(gsm)[0].id == "gsm8k/test/00000"
 
 
 # ---------------------------------------------------------------- real files

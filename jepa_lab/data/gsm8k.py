@@ -9,7 +9,7 @@ from pathlib import Path
 
 from jepa_lab.data.chat_jsonl import iter_chat_jsonl
 from jepa_lab.data.errors import DataFormatError, Dataset, ErrorPolicy, read_lines
-from jepa_lab.data.records import GSM8K_SYSTEM_PROMPT, Example
+from jepa_lab.data.records import GSM8K_SYSTEM_PROMPT, Example, split_from_name
 
 CALCULATOR_NOTE = re.compile(r"<<[^<>]*>>")
 FINAL_ANSWER = re.compile(r"####\s*(\S+)\s*$")
@@ -68,7 +68,7 @@ def load_gsm8k_original(
 ) -> Dataset:
     """Examples from grade-school-math's train.jsonl / test.jsonl."""
     path = Path(path)
-    split = split or ("test" if "test" in path.stem else "train")
+    split = split or split_from_name(path)
     policy, out = ErrorPolicy(on_error), []
     for lineno, line in read_lines(path):
         try:
@@ -111,7 +111,7 @@ def load_gsm8k_chat(
 ) -> Dataset:
     """Examples from a chat JSONL file ({"messages": [system, user, assistant]})."""
     path = Path(path)
-    split = split or ("test" if "test" in path.stem else "train")
+    split = split or split_from_name(path)
     policy, out = ErrorPolicy(on_error), []
     for lineno, item in iter_chat_jsonl(path):
         try:

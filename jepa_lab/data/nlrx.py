@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jepa_lab.data.chat_jsonl import iter_chat_jsonl
 from jepa_lab.data.errors import DataFormatError, Dataset, ErrorPolicy, read_lines
-from jepa_lab.data.records import NLRX_SYSTEM_PROMPT, Example
+from jepa_lab.data.records import NLRX_SYSTEM_PROMPT, Example, split_from_name
 
 SPLITS = ("train", "test")
 CORPORA = ("synth", "turk")
@@ -45,7 +45,7 @@ def load_nlrx_chat(
     corpus: 'synth' or 'turk'; by default 'turk' when the file name says so (turk_test.jsonl).
     """
     path = Path(path)
-    split = split or ("test" if "test" in path.stem else "train")
+    split = split or split_from_name(path)
     prefix, source = _CHAT_LABELS[_corpus(corpus, path)]
     policy, out = ErrorPolicy(on_error), []
     for lineno, item in iter_chat_jsonl(path):

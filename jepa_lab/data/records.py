@@ -1,8 +1,11 @@
-"""The one record type shared by every dataset: an Example with a Text view and a Code view."""
+"""The one record type shared by every dataset: an Example with a Text view and a Code view;
+how a pair is read, and which split a data file's name says its records belong to."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 NLRX_SYSTEM_PROMPT = "Convert natural language to regular expression."
 # The LLM-JEPA GSM8K chat files are not published with a known system prompt; this is ours.
@@ -61,3 +64,36 @@ def text_and_code(item: object, index: int) -> tuple[str, str, str | None]:
                 f"pair {index}: {view} view must be a string, got {type(value).__name__}"
             )
     return text, code, system
+
+
+# the words of a file name that say its split (as in the ids, ``<task>/<split>/<line>``)
+SPLIT_WORDS = {
+    "train": "train",
+    "training": "train",
+    "test": "test",
+    "testing": "test",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+}
+
+
+def split_from_name(path: str | Path) -> str:
+    """The split a data file's name says: ``synth_test.jsonl`` -> ``test``, ``dev.json`` ->
+    ``validation``; a name with no split word (``my_pairs.jsonl``) is training data.
+
+    Whole words only (``latest.jsonl`` is not a test file); ``trainset``-style words count. A
+    name with words of two splits (``train_test.jsonl``) is refused, since either guess would
+    put held-out ids on training rows or the reverse.
+    """
+    words = re.findall(r"[a-z]+", Path(path).stem.lower())
+    found = sorted(
+        {SPLIT_WORDS[w] for w in (w.removesuffix("set") for w in words) if w in SPLIT_WORDS}
+    )
+    if len(found) > 1:
+        raise ValueError(
+            f"{Path(path).name}: the file name names the splits {', '.join(found)}; "
+            "pass split= to say which"
+        )
+    return found[0] if found else "train"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jepa_lab.data.chat_jsonl import iter_chat_jsonl
 from jepa_lab.data.errors import DataFormatError, Dataset, ErrorPolicy
-from jepa_lab.data.records import Example
+from jepa_lab.data.records import Example, split_from_name
 
 # The system prompts of the official files (every record of a file has the same one).
 SPIDER_SYSTEM_PROMPT = "Convert natural language to SQL."
@@ -91,7 +91,7 @@ def load_chat_task(
     fields such as Spider's db_id. Any task's file reads this way, including one of your own.
     """
     path = Path(path)
-    split = split or ("test" if "test" in path.stem else "train")
+    split = split or split_from_name(path)
     check = check or CHECKS.get(task, _any)
     policy, out = ErrorPolicy(on_error), []
     for lineno, item in iter_chat_jsonl(path):
