@@ -6,6 +6,7 @@ from helpers import FAMILY_STYLE, PAIRS, TEMPLATES, make_model, make_tokenizer
 
 from jepa_lab import JepaConfig, JepaModel
 from jepa_lab.objective.masks import IGNORE_INDEX, UnsupportedAttentionError
+from jepa_lab.objective.model import input_device
 
 END_OF_TURN = {
     "llama3": "<|eot_id|>",
@@ -178,3 +179,18 @@ def test_save_and_load_round_trip(tmp_path, family):
     b = loaded(**loaded.build_batch(PAIRS))
     torch.testing.assert_close(a.loss, b.loss)
     torch.testing.assert_close(a.pred_emb, b.pred_emb)
+
+
+def test_inputs_go_where_the_input_embeddings_are_not_the_first_parameter():
+    class Split(torch.nn.Module):  # a model spread over devices: its head placed first
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(4, 4, device="meta")
+            self.embed = torch.nn.Embedding(10, 4)
+
+        def get_input_embeddings(self):
+            return self.embed
+
+    model = Split()
+    assert next(model.parameters()).device.type == "meta"
+    assert input_device(model) == torch.device("cpu")

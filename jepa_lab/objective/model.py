@@ -62,6 +62,12 @@ class JepaOutput(ModelOutput):
     jepa_count: int | None = None  # ... over this many pairs
 
 
+def input_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model``'s input ids must go: its input embeddings' device, which stays right
+    when a model is split over devices (its first parameter can live on another one)."""
+    return model.get_input_embeddings().weight.device
+
+
 def _causal_lm_forward_params(model: torch.nn.Module) -> set[str]:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return set(inspect.signature(base.forward).parameters)
@@ -238,7 +244,7 @@ class JepaModel(torch.nn.Module):
             attention[b, start : start + len(seq)] = 1
             offsets.append(start)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        device = self.model.get_input_embeddings().weight.device
+        device = input_device(self.model)
         out = self.model(
             input_ids=ids.to(device),
             attention_mask=attention.to(device),

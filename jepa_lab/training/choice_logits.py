@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from jepa_lab.objective.model import JepaModel
+from jepa_lab.objective.model import JepaModel, input_device
 
 
 def letter_token_ids(tokenizer, letters: Sequence[str]) -> list[int]:
@@ -43,7 +43,7 @@ def _prompts(jm: JepaModel, examples: Sequence[Any]) -> list[list[int]]:
 def _letter_probabilities(
     model, prompts: list[list[int]], letter_ids: list[int], pad_id: int, batch_size: int
 ) -> list[list[float]]:
-    device = model.get_input_embeddings().weight.device
+    device = input_device(model)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[list[float]] = [[] for _ in prompts]
     for start in range(0, len(order), batch_size):

@@ -24,7 +24,7 @@ from jepa_lab.geometry.diagnostics import (
     random_pair_cosine,
 )
 from jepa_lab.objective.losses import objective
-from jepa_lab.objective.model import JepaModel
+from jepa_lab.objective.model import JepaModel, input_device
 from jepa_lab.training.generation import decode_all, generate_greedy
 from jepa_lab.training.tasks import get_task
 
@@ -178,6 +178,7 @@ def _embed_all(
     sums: dict[str, float] = {}
     was_training = jm.training
     jm.eval()  # dropout off for the pass; the caller's mode comes back even on error
+    device = input_device(jm.model)
     try:
         with (
             torch.inference_mode(),
@@ -187,7 +188,7 @@ def _embed_all(
                 chunk = [pairs[i] for i in kept[start : start + batch_size]]
                 # jepa=True: the NTP arm (lam = 0) never builds the views in training
                 batch = jm.build_batch(chunk, jepa=True)
-                out = jm(**{k: v.to(jm.model.device) for k, v in batch.items()})
+                out = jm(**{k: v.to(device) for k, v in batch.items()})
                 # with k = 0 there are no predictor tokens: Pred(Enc(Text)) is Enc(Text)
                 pred = out.text_emb if out.pred_emb is None else out.pred_emb
                 for view, values in (

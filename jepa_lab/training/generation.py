@@ -15,6 +15,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
+from jepa_lab.objective.model import input_device
+
 # End-of-turn markers of common chat templates (ChatML/Qwen, Llama 3, Gemma, Phi-3).
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>")
 
@@ -49,7 +51,7 @@ def _cut_at_stop(ids: list[int], stop: set[int]) -> list[int]:
 def _generate_batch(
     model, batch: list[Sequence[int]], config: GenerationConfig, pad_id: int
 ) -> list[list[int]]:
-    device = next(model.parameters()).device
+    device = input_device(model)
     width = max(len(p) for p in batch)
     input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # (B, T)
     attention_mask = torch.zeros((len(batch), width), dtype=torch.long)  # (B, T)
