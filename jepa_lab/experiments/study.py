@@ -431,5 +431,6 @@ def summarize_point(ntp: list[dict], jepa: list[dict], seeds: list[int]) -> dict
             values = [r["history"][-1].get(key) for r in records]
             values = [float(v) for v in values if v is not None]
             entry[f"{arm}_{key}"] = float(np.mean(values)) if values else None
-        entry[key] = entry[f"jepa_{key}"]  # the flat names: the JEPA arm's diagnostics
+        # the unprefixed name is the JEPA arm's, the arm whose collapse the tables report
+        entry[key] = entry[f"jepa_{key}"]
     return entry

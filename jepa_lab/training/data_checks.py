@@ -35,7 +35,8 @@ def check_record_sizes(examples: Sequence[Any], what: str) -> None:
 
 def check_sources(config: Any, train: Sequence[Any], held_out: Sequence[Any]) -> None:
     """Train and held-out examples from the same kind of source: with a local training file and
-    no test file, ``data_source='auto'`` used to evaluate on the generator's test split."""
+    no test file, ``data_source='auto'`` would otherwise score a model trained on real data
+    against the generator's test split."""
     if not held_out or config.eval_size == 0 or is_generated(train) == is_generated(held_out):
         return
     message = (

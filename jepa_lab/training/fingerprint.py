@@ -1,9 +1,9 @@
 """The data are part of a run's identity: SHA-256 fingerprints of the training and held-out
 examples, of the files they were read from, and of the tokenizer, kept in ``run.json``.
 
-With one training record edited, a resume used to retrain the tokenizer and load the old
-weights under token ids that now meant other strings, and exit 0. A resume now compares these
-fingerprints first (:func:`jepa_lab.training.rundir.check_same_run`) and refuses other data.
+A resume compares these fingerprints first (:func:`jepa_lab.training.rundir.check_same_run`)
+and refuses other data: with one training record edited, the tokenizer would be trained again
+and the saved weights read under token ids that mean other strings, with no error at all.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ scorers are imported when first used, so a task table that lists them costs noth
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -96,15 +95,6 @@ def score_letter(answers: list[str], examples: Sequence[Any]) -> Scored:
 def score_letter_by_logits(jepa_model: Any, examples: Sequence[Any]) -> dict[str, float]:
     """HellaSwag the official way: argmax of the next-token probability over A-D after the
     whole prompt (not cut to 128 tokens as the official code cuts it)."""
-    import importlib.util
-
-    if importlib.util.find_spec("jepa_lab.training.choice_logits") is None:
-        warnings.warn(  # the logits scorer is written beside this one (issue 16)
-            "HellaSwag: jepa_lab.training.choice_logits is not installed, so only the letter "
-            "read from the generation is scored",
-            stacklevel=2,
-        )
-        return {}
     from jepa_lab.training.choice_logits import score_choice_by_logits
 
     return _metrics(score_choice_by_logits(jepa_model, list(examples)))

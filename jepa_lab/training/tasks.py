@@ -1,7 +1,7 @@
 """The task registry: every task of the LLM-JEPA paper's table, and any the user registers.
 
-One :class:`Task` says in one place what the rest of the package used to decide by testing the
-dataset's name: the system prompt, what the Text and Code views are, where the real files are
+One :class:`Task` says in one place, so that no module tests the dataset's name to decide it:
+the system prompt, what the Text and Code views are, where the real files are
 (locally and as a hash-checked download), the offline generator where there is one, how an
 answer is scored (metric -> value, and which metric is the headline), and how long an answer
 may be generated. ``--dataset``, ``jepa-lab download``, the presets, ``evaluate`` and the
