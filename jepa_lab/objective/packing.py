@@ -184,10 +184,6 @@ class Packer:
         """Whether each pair fits ``max_length`` (build_batch drops, or refuses, the others)."""
         return [self._fits(self._layout(p)) for p in self.tokenize(pairs)]
 
-    def fits(self, pairs: Sequence[Any]) -> list[bool]:
-        """Whether each pair fits ``max_length`` (build_batch drops, or refuses, the others)."""
-        return [self._fits(self._layout(p)) for p in self.tokenize(pairs)]
-
     def _keep_fitting(self, layouts: list[_PairLayout], pairs: Sequence[Any]) -> list[_PairLayout]:
         kept = [lay for lay in layouts if self._fits(lay)]
         # name dropped pairs by example id (a batch position means nothing after shuffling)
