@@ -200,7 +200,9 @@ def test_the_verdict_is_the_fresh_seeds_not_the_screen():
     assert "base, does not replicate.**" in text  # the screen's bullet says so too
     assert "on 5 fresh seeds (10-14); pooled over all 13 seeds" in text
     held = _flat(study_findings(_screen_and_fresh([0.05, 0.045, 0.06, 0.05, 0.055])))
-    assert held.startswith("* **1 of the 1 claims tested again on fresh seeds hold: ")
+    assert held.startswith(
+        "* **On fresh seeds, 1 of the 1 claims hold: `overfit-250-base`'s held-out"
+    )
     assert "base, holds on fresh seeds.**" in held
 
 
@@ -227,3 +229,23 @@ def test_the_readme_verdict_is_generated_from_the_committed_json():
         "benchmarks/where_it_helps.py --reuse-only --json benchmarks/results/where_it_helps.json "
         "--update-readme README.md"
     )
+
+
+def test_the_demos_closing_line_agrees_with_the_verdict():
+    """`jepa-lab demo` ends with one sentence on what the study found; it must say what the
+    fresh seeds say: a small gain from the base (when that claim holds and is small), else none."""
+    from findings import SMALL_GAIN, _claims
+
+    from jepa_lab.experiments.report import BENCHMARKS_POINTER
+
+    recorded = load_study(ROOT / "benchmarks" / "results" / "where_it_helps.json")
+    held = {label: c[m] for label, c, m in _claims(recorded) if m == "accuracy" and c[m]["holds"]}
+    base_gain = held.get("`overfit-250-base`'s held-out accuracy gain")
+    if base_gain is not None and abs(base_gain["pooled"]["mean"]) < SMALL_GAIN:
+        assert "gains a small amount" in BENCHMARKS_POINTER
+        assert "pretrained tiny base on 250 pairs" in BENCHMARKS_POINTER
+    elif not held:
+        assert "no setting" in BENCHMARKS_POINTER or "nothing" in BENCHMARKS_POINTER
+    assert "nothing from scratch" in BENCHMARKS_POINTER  # the scale part never gains
+    scale = recorded["scale"]
+    assert all(e["p_value"] >= 0.05 for e in scale.values() if isinstance(e, dict))
