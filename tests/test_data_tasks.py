@@ -131,3 +131,19 @@ def test_every_task_names_its_files_and_views():
     for task in TASKS.values():
         assert task.views[0] and task.views[1] and task.headline and task.max_new_tokens > 0
         assert task.files or task.paths or task.generate is not None
+
+
+@needs_files
+def test_a_subset_of_the_label_sorted_review_files_holds_both_labels(monkeypatch):
+    """Rotten Tomatoes' files list every 'Good' review first: the first 200 rows are one class,
+    and a model that always says 'Good' would score 1.0 on them. A subset spreads over the file."""
+    monkeypatch.setenv("JEPA_LAB_DATA_DIR", str(SHARED_DATA))
+    raw = _raw("rotten_tomatoes_train")
+    assert {r["messages"][-1]["content"] for r in raw[:200]} == {"Good"}  # the trap, in the data
+    task = get_task("rotten_tomatoes")
+    for split, n in (("train", 200), ("test", 40)):
+        subset = task.load(split, "local", n=n)
+        labels = [e.code for e in subset]
+        assert len(subset) == n and len(set(e.id for e in subset)) == n
+        assert 0.4 <= labels.count("Good") / n <= 0.6, (split, labels.count("Good"))
+    assert len(task.load("test", "local")) == 1066  # no n: the whole file, in order

@@ -63,6 +63,9 @@ class Task:
     source: str = ""  # where the data comes from, in words
     knobs: tuple[str, ...] = ()  # TrainConfig fields of the generator ("gsm8k_steps": steps=)
     builtin_loader: bool = False  # NL-RX and GSM8K: jepa_lab.data.load_dataset's variants
+    # the published file is sorted by label (Rotten Tomatoes: every 'Good' first), so a subset of
+    # n records is spread evenly over the file instead of taking its first n, one class only
+    sorted_by_label: bool = False
 
     def local_file(self, split: str, data_dir: str | Path | None = None) -> Path | None:
         """The real file of ``split`` on this machine, or None."""
@@ -108,7 +111,8 @@ class Task:
             download_bundle(self.bundle)
             path = self._real_path(split, data_dir)
         if path is not None:
-            return _first(self._read_split(path, split, on_error, data_dir), n)
+            data = self._read_split(path, split, on_error, data_dir)
+            return _spread(data, n) if self.sorted_by_label else _first(data, n)
         if source == "auto" and self.generate is not None:
             return self._generated(split, n, seed, knobs)
         raise FileNotFoundError(self._missing(split))
@@ -160,6 +164,14 @@ def _first(data: list[Any], n: int | None) -> list[Any]:
     if isinstance(data, Dataset):
         return Dataset(data[:n], data.skipped, data.errors)
     return data[:n]
+
+
+def _spread(data: list[Any], n: int | None) -> list[Any]:
+    """n records evenly spaced over the file (all of it when n is None or not smaller)."""
+    if n is None or n >= len(data):
+        return data
+    picked = [data[i * len(data) // n] for i in range(n)]
+    return Dataset(picked, data.skipped, data.errors) if isinstance(data, Dataset) else picked
 
 
 def _chat(task: str) -> Callable[[Path, str, str], Dataset]:
@@ -304,6 +316,7 @@ _add(
         files={"train": "llm-jepa/rotten_tomatoes_train", "test": "llm-jepa/rotten_tomatoes_test"},
         bundle="rotten_tomatoes",
         source="LLM-JEPA's Rotten Tomatoes files (Pang and Lee 2005)",
+        sorted_by_label=True,
     )
 )
 BUILTIN_TASKS = tuple(TASKS)
