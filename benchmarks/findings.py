@@ -277,10 +277,15 @@ def _claim_two(
         if k.startswith(("overfit/", "base/")) and "loss_rise" in c
     }
     held = [k for k, c in fresh.items() if c["loss_rise"]["holds"]]
+    failed = [k for k in fresh if k not in held]
     if not fresh:
         head = "On the screen seeds, claim II shows on the held-out loss, not on accuracy."
     elif held:
-        head = "Claim II shows on the held-out loss, not on accuracy, and holds on fresh seeds."
+        head = (
+            "Claim II shows on the held-out loss, not on accuracy; on fresh seeds it holds for "
+            + ", ".join(f"`{k}`" for k in held)
+            + (f" and not for {', '.join(f'`{k}`' for k in failed)}." if failed else ".")
+        )
     else:
         head = "Claim II on the held-out loss: the screen's effect does not hold on fresh seeds."
     text = (
