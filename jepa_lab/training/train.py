@@ -260,32 +260,24 @@ def train(
     final save's included.
     """
     main_rank = int(os.environ.get("RANK", "0")) == 0  # other ranks wait for rank 0's layout
+    options = dict(resume=resume, overwrite=overwrite, progress=progress, callbacks=callbacks)
     with run_dir_lock(run_dir) if main_rank else nullcontext():
-        return _train_locked(
-            config,
-            run_dir,
-            arm,
-            resume=resume,
-            overwrite=overwrite,
-            progress=progress,
-            callbacks=callbacks,
-            data=data,
-            on_record=on_record,
-        )
+        return _train_locked(config, run_dir, arm, data=data, on_record=on_record, **options)
 
 
 def _train_locked(
     config: TrainConfig,
     run_dir: str | os.PathLike,
-    arm: str = "jepa",
+    arm: str,
     *,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-    callbacks: list[TrainerCallback] | None = None,
-    data: tuple[list[Any], list[Any]] | None = None,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
+    resume: bool,
+    overwrite: bool,
+    progress: bool,
+    callbacks: list[TrainerCallback] | None,
+    data: tuple[list[Any], list[Any]] | None,
+    on_record: Callable[[dict[str, Any]], None] | None,
 ) -> TrainResult:
+    """``train``'s body, run while the run directory's lock is held."""
     config = config.with_arm(arm)
     identity = {"arm": arm, "config": config.to_dict()}
     # load (and so check) the data before anything is written: bad input leaves no run dir behind
