@@ -93,6 +93,9 @@ def _bwrap_args(home: Path, drop: bool) -> list[str]:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if drop else []
     else:
         args += ["--unshare-user"]
+    # the private /tmp first: binds made after it land on top, so a checkout or venv that lives
+    # under /tmp (a CI clone) stays visible instead of being hidden by the empty tmpfs
+    args += ["--size", str(256 << 20), "--tmpfs", "/tmp"]
     args += ["--ro-bind", "/usr", "/usr"]
     for top in ("bin", "sbin", "lib", "lib32", "lib64"):
         path = Path("/", top)
@@ -110,7 +113,6 @@ def _bwrap_args(home: Path, drop: bool) -> list[str]:
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", str(target), str(target)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
-    args += ["--size", str(256 << 20), "--tmpfs", "/tmp"]
     args += ["--bind", str(home), INSIDE_HOME, "--chdir", INSIDE_HOME, "--clearenv"]
     return args
 
